@@ -1,0 +1,46 @@
+# anomalens: `make demo` and `make test` set everything up from a bare Python 3.11 + pip.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU wheel lies on local disk here; elsewhere any torch >= 2.4 works.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.anomalens-installed
+DEMO_OUT ?= .demo
+
+.PHONY: setup demo test results report clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)" || $(BIN)/pip install "torch>=2.4"
+	$(BIN)/pip install -e ".[test]"
+	@touch $(STAMP)
+
+# Raw NN-QED (seed 000) on all ten MNIST classes, fetched for real, table beside the paper.
+demo: setup
+	@mkdir -p $(DEMO_OUT)
+	@rm -f $(DEMO_OUT)/raw_nnqed-mnist-quick.jsonl
+	$(BIN)/anomalens benchmark --method raw_nnqed --dataset mnist --protocol one_vs_rest \
+		--classes all --seeds 0 --preset quick --out $(DEMO_OUT)/raw_nnqed-mnist-quick.jsonl
+	$(BIN)/anomalens report $(DEMO_OUT)/raw_nnqed-mnist-quick.jsonl --html $(DEMO_OUT)/report.html
+	@echo "HTML report: $(DEMO_OUT)/report.html"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# The committed benchmark files (resumable: rerun to finish an interrupted run).
+results: setup
+	$(BIN)/anomalens benchmark --method raw_nnqed --dataset mnist --classes all --seeds 0 \
+		--preset quick --out benchmarks/results/raw_nnqed-mnist-quick.jsonl
+	$(BIN)/anomalens benchmark --method raw_nnqed --dataset mnist --classes all --seeds 0-2 \
+		--preset paper --out benchmarks/results/raw_nnqed-mnist-paper.jsonl
+	$(BIN)/anomalens benchmark --method raw_nnqed --dataset fashion_mnist --classes all --seeds 0-2 \
+		--preset paper --out benchmarks/results/raw_nnqed-fashion_mnist-paper.jsonl
+	$(MAKE) report
+
+report: setup
+	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,81 @@
+"""Atomic writes: a file or directory appears whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_dir", "ensure_writable_dir"]
+
+
+def ensure_writable_dir(directory: str | os.PathLike, what: str = "output") -> Path:
+    """Create ``directory`` if needed and check it can be written, with an error naming it."""
+    d = Path(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"cannot create {what} directory {str(d)!r}: {e.strerror or e}") from e
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} directory {str(d)!r} is not writable")
+    return d
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    target = Path(path)
+    ensure_writable_dir(target.parent if str(target.parent) else ".", what)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, what: str = "output") -> None:
+    with atomic_path(path, what) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, what: str = "output") -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), what)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; on success it becomes ``path``.
+
+    An existing ``path`` is replaced only after the new one is complete; on failure
+    the old one is left as it was and the temporary directory is removed.
+    """
+    target = Path(path)
+    parent = ensure_writable_dir(target.parent if str(target.parent) else ".", what)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{what} path {str(target)!r} exists and is not a directory")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
+            old.rmdir()
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

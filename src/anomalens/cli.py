@@ -1,0 +1,176 @@
+"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score.
+
+A thin shell over the Python API: flags map one to one onto ``create`` overrides
+(an unset flag is ``None`` and dropped), heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="One-class image anomaly detection.")
+
+
+def _parse_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    return text
+
+
+def _overrides(sets: list[str] | None) -> dict:
+    out = {}
+    for item in sets or []:
+        if "=" not in item:
+            raise typer.BadParameter(f"--set expects key=value, got {item!r}", param_hint="--set")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+def _fail(e: Exception) -> None:
+    typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets and whether each is available locally."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .data import list_datasets
+
+    t = Table("name", "description", "source", "local", "where")
+    for name, desc, source, ok, where in list_datasets():
+        t.add_row(name, desc, source, "yes" if ok else "no", where)
+    Console().print(t)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the registered detectors, their presets and papers."""
+    from .registry import DETECTORS, list_presets
+
+    for name, info in DETECTORS.items():
+        typer.echo(f"{name:24s} presets: {', '.join(list_presets(name)):14s} {info.paper}")
+        typer.echo(f"{'':24s} {info.summary}")
+
+
+@app.command()
+def benchmark(
+    method: str = typer.Option(..., help="Registered detector name (see `anomalens list`)."),
+    dataset: str = typer.Option(..., help="Dataset name (see `anomalens datasets`)."),
+    out: Path = typer.Option(..., help="Results file (JSONL), appended to and resumable."),
+    protocol: str = typer.Option("one_vs_rest", help="one_vs_rest | leave_one_out | folder"),
+    classes: str = typer.Option("all", help="'all', '3', '0,2,5' or '0-4'."),
+    seeds: str = typer.Option("0", help="'0', '0,1,2' or '0-9'."),
+    preset: str = typer.Option("quick", help="paper | quick"),
+    data_root: Optional[Path] = typer.Option(None, help="Folder holding a user-supplied dataset."),
+    category: Optional[str] = typer.Option(None, help="Category, for --dataset folder."),
+    image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
+) -> None:
+    """Run a detector over classes x seeds; one JSON line per run."""
+    from .eval.benchmark import run_benchmark
+
+    try:
+        rows = run_benchmark(
+            method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
+            overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
+        )
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    typer.echo(f"{len(rows)} new row(s) written to {out}")
+
+
+@app.command()
+def report(
+    results: list[Path] = typer.Argument(..., help="Results files (JSONL)."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the tables as Markdown here."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report with charts here."),
+) -> None:
+    """Per-dataset tables: each class's mean ± std over seeds beside the paper's number."""
+    from .eval.report import write_report
+
+    try:
+        text = write_report(results, markdown=markdown, html_path=html)
+    except (ValueError, OSError) as e:
+        _fail(e)
+    typer.echo(text)
+
+
+@app.command()
+def fit(
+    method: str = typer.Option(..., help="Registered detector name."),
+    train: Path = typer.Option(..., help="Folder of normal (good) training images."),
+    out: Path = typer.Option(..., help="Directory to save the fitted detector in."),
+    preset: Optional[str] = typer.Option(None, help="paper | quick"),
+    image_size: Optional[int] = typer.Option(None, help="Resize every image to this square size."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
+) -> None:
+    """Fit a detector on a folder of good images and save it (with its threshold)."""
+    from .registry import create
+
+    try:
+        det = create(method, preset=preset, image_size=image_size, seed=seed, **_overrides(set_))
+        det.fit(train)
+        det.save(out)
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    typer.echo(f"saved {method} fitted on {len(det.train_scores_)} images to {out} (threshold {det.threshold_:.6g})")
+
+
+@app.command()
+def score(
+    model: Path = typer.Argument(..., help="Directory written by `anomalens fit`."),
+    inputs: list[Path] = typer.Argument(..., help="Image files and/or folders."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write path,score,anomalous to this CSV."),
+) -> None:
+    """Score images: prints path, score and 0/1 (1 = anomalous) per image."""
+    from ._io import atomic_write_text
+    from .data.images import list_images
+    from .detectors.base import load_detector
+
+    try:
+        det = load_detector(model)
+        paths: list[Path] = []
+        for p in inputs:
+            paths.extend(list_images(p) if p.is_dir() else [p])
+        scores = det.score(paths)
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    flags = (scores > det.threshold_).astype(int)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "score", "anomalous"])
+    for p, s, f in zip(paths, scores, flags):
+        w.writerow([str(p), f"{s:.6g}", int(f)])
+    if csv_out is not None:
+        try:
+            atomic_write_text(csv_out, buf.getvalue(), what="CSV output")
+        except OSError as e:
+            _fail(e)
+    sys.stdout.write(buf.getvalue())
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

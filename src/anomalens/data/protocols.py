@@ -1,0 +1,64 @@
+"""Evaluation protocols: which training images a detector sees and how the test set is labelled.
+
+Labels are 1 = anomalous, 0 = normal. A :class:`Split` gives the detector's training
+images only; test labels stay with the runner.
+
+* ``one_vs_rest`` (seeds 000, 002, 004): train on the training images of class c; test on
+  the whole test set, class c normal, every other class anomalous.
+* ``leave_one_out`` (seed 003): train on the training images of every class but c; test on
+  the whole test set, class c anomalous.
+* ``folder`` (MVTec AD): the split as given, ``train/good`` for training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .datasets import Dataset
+
+__all__ = ["Split", "PROTOCOLS", "make_split", "protocol_classes"]
+
+PROTOCOLS = ("one_vs_rest", "leave_one_out", "folder")
+
+
+@dataclass
+class Split:
+    protocol: str
+    normal_class: str  # the class the row is about (c), or the folder category
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray  # 1 anomalous, 0 normal
+    test_masks: np.ndarray | None = None
+
+
+def _check_protocol(protocol: str, ds: Dataset) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+    if (protocol == "folder") != ds.is_folder:
+        raise ValueError(
+            f"protocol {protocol!r} does not apply to dataset {ds.name!r}: use 'folder' for folder datasets "
+            f"and 'one_vs_rest' or 'leave_one_out' for class-labelled ones"
+        )
+
+
+def protocol_classes(ds: Dataset, protocol: str) -> list[int]:
+    """The class indices a protocol iterates over (one row each)."""
+    _check_protocol(protocol, ds)
+    return [0] if protocol == "folder" else list(range(len(ds.class_names)))
+
+
+def make_split(ds: Dataset, protocol: str, c: int = 0) -> Split:
+    _check_protocol(protocol, ds)
+    if protocol == "folder":
+        return Split(protocol, ds.class_names[0], ds.x_train, ds.x_test, ds.y_test.astype(np.int64), ds.test_masks)
+    if not 0 <= c < len(ds.class_names):
+        raise ValueError(f"class {c} out of range for {ds.name!r} (0..{len(ds.class_names) - 1})")
+    if protocol == "one_vs_rest":
+        x_train = ds.x_train[ds.y_train == c]
+        y_test = (ds.y_test != c).astype(np.int64)
+    else:
+        x_train = ds.x_train[ds.y_train != c]
+        y_test = (ds.y_test == c).astype(np.int64)
+    return Split(protocol, str(c), x_train, ds.x_test, y_test)

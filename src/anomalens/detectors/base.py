@@ -1,0 +1,303 @@
+"""The detector contract, written once.
+
+Every detector is a :class:`BaseDetector`:
+
+* ``__init__`` takes keyword-only hyper-parameters and stores them verbatim (nothing else);
+* ``fit(X) -> self`` runs, always in this order: check the parameters, check and convert the
+  input, ``_fit``, score the training images into ``train_scores_`` (held-out or
+  leave-one-out where the method allows), set ``threshold_`` from those scores only;
+* ``score(X)`` returns one float per image, **higher = more anomalous**;
+* ``predict(X)`` returns ``score(X) > threshold_`` as 0/1;
+* ``save(dir)`` writes ``config.json`` + ``weights.safetensors`` atomically;
+  ``anomalens.load(dir)`` restores the detector without pickle.
+
+``X`` may be a uint8 ``N x H x W x C`` array (or float in [0, 1]), a folder, a list of
+image paths, or an :class:`~anomalens.data.ImageSet`. Image *files* are resized to
+``image_size`` when the detector has one, else (at score time) to the fitted size.
+
+Note: ``score`` returns per-image anomaly scores; it is not scikit-learn's ``score``
+(a goodness of fit).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import __version__
+from .._io import atomic_dir
+from ..data.images import as_image_array
+from ..data.validation import check_images
+from ..exceptions import ChecksumError, ModelFileError, NotFittedError
+
+__all__ = ["BaseDetector", "Interval", "OneOf", "load_detector", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Constraint: a number of ``kind`` (int or float) in [lo, hi] (``None`` = unbounded)."""
+
+    kind: type
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if self.kind is float:
+            ok = ok or (isinstance(value, (float, np.floating)) and math.isfinite(value))
+        if ok and self.lo is not None:
+            ok = value > self.lo if self.lo_open else value >= self.lo
+        if ok and self.hi is not None:
+            ok = value < self.hi if self.hi_open else value <= self.hi
+        if not ok:
+            lo = "-inf" if self.lo is None else self.lo
+            hi = "inf" if self.hi is None else self.hi
+            rng = f"{'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+            raise ValueError(f"parameter {name!r} must be {self.kind.__name__} in {rng}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Constraint: one of the listed values."""
+
+    options: tuple
+
+    def check(self, name: str, value: Any) -> None:
+        if value not in self.options:
+            raise ValueError(f"parameter {name!r} must be one of {list(self.options)}, got {value!r}")
+
+
+class Optional_:
+    """Constraint wrapper: ``None`` or the inner constraint."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, name: str, value: Any) -> None:
+        if value is not None:
+            self.inner.check(name, value)
+
+
+class BaseDetector:
+    """Base class of all anomalens detectors (see the module docstring for the contract)."""
+
+    #: registry name, set by each subclass
+    name: ClassVar[str] = ""
+    #: preset name -> hyper-parameters; "paper" is the seed paper's setting, "quick" a CPU-sized one
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: parameter name -> constraint, checked when fit is called
+    _param_constraints: ClassVar[dict[str, Any]] = {
+        "threshold_quantile": Interval(float, 0.0, 1.0),
+        "seed": Interval(int, 0, None),
+    }
+
+    # -- parameters (scikit-learn rules) ------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseDetector:
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"unknown parameter {key!r} for {type(self).__name__}; valid: {', '.join(valid)}")
+            setattr(self, key, value)
+        return self
+
+    def _validate_params(self) -> None:
+        for name, constraint in self._param_constraints.items():
+            if name in self._param_names():
+                constraint.check(name, getattr(self, name))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitted state -----------------------------------------------------------------------
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "threshold_")
+
+    def _check_is_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(X) with normal training images first"
+            )
+
+    # -- input ---------------------------------------------------------------------------------
+    def _check_input(self, X: Any, *, fit: bool) -> np.ndarray:
+        """Anything accepted -> validated ``N x H x W x C`` array (uint8 or float in [0, 1])."""
+        size = getattr(self, "image_size", None)
+        channels = None
+        if not fit:
+            h, w, c = self.input_shape_
+            size, channels = (size if size is not None else (h, w)), c
+        arr = as_image_array(X, size=size, channels=channels)
+        arr = check_images(
+            arr,
+            name="X",
+            min_samples=self._min_train_samples() if fit else 1,
+            expected_shape=None if fit else tuple(self.input_shape_),
+        )
+        if fit:
+            self.input_shape_ = tuple(int(s) for s in arr.shape[1:])
+        return arr
+
+    def _min_train_samples(self) -> int:
+        return 2
+
+    # -- the template --------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Learn normality from ``X`` (normal images only). ``y`` is ignored."""
+        self._validate_params()
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)
+        arr = self._check_input(X, fit=True)
+        self._fit(arr)
+        scores = np.asarray(self._training_scores(arr), dtype=np.float64)
+        if scores.shape != (len(arr),) or not np.all(np.isfinite(scores)):
+            raise RuntimeError(f"{type(self).__name__} produced invalid training scores")
+        self.train_scores_ = scores
+        self.threshold_ = self._threshold_from(scores)
+        return self
+
+    def _threshold_from(self, train_scores: np.ndarray) -> float:
+        """The decision threshold: a quantile of the (held-out) training scores."""
+        return float(np.quantile(train_scores, self.threshold_quantile))
+
+    def score(self, X: Any) -> np.ndarray:
+        """Anomaly score per image, higher = more anomalous."""
+        self._check_is_fitted()
+        arr = self._check_input(X, fit=False)
+        s = np.asarray(self._score(arr), dtype=np.float64)
+        if s.shape != (len(arr),):
+            raise RuntimeError(f"{type(self).__name__}._score returned shape {s.shape}, expected ({len(arr)},)")
+        return s
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 (normal) / 1 (anomalous) per image, by ``score(X) > threshold_``."""
+        return (self.score(X) > self.threshold_).astype(np.int64)
+
+    # -- subclass hooks -----------------------------------------------------------------------
+    def _fit(self, X: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """Scores of the training images for the threshold; override to hold points out."""
+        return self._score(X)
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (besides ``train_scores_``)."""
+        return {}
+
+    def _fitted_scalars(self) -> dict[str, Any]:
+        """JSON-serialisable fitted values to save (besides ``threshold_`` and ``input_shape_``)."""
+        return {}
+
+    def _set_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        """Restore what ``_get_state`` and ``_fitted_scalars`` saved."""
+
+    @property
+    def device_name(self) -> str:
+        """Where the detector computes ("cpu" or the CUDA device name)."""
+        return "cpu"
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``weights.safetensors`` into directory ``path``, atomically."""
+        from safetensors.numpy import save_file
+
+        self._check_is_fitted()
+        tensors = {k: np.ascontiguousarray(v) for k, v in self._get_state().items()}
+        tensors["train_scores_"] = np.ascontiguousarray(self.train_scores_)
+        with atomic_dir(path, what="model") as tmp:
+            save_file(tensors, str(tmp / WEIGHTS_FILE))
+            from ..data.fetch import sha256_file
+
+            config = {
+                "format_version": FORMAT_VERSION,
+                "anomalens_version": __version__,
+                "detector": self.name,
+                "params": _jsonable(self.get_params()),
+                "fitted": _jsonable(
+                    {"threshold_": self.threshold_, "input_shape_": list(self.input_shape_), **self._fitted_scalars()}
+                ),
+                "weights_sha256": sha256_file(tmp / WEIGHTS_FILE),
+            }
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        return Path(path)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot save value of type {type(obj).__name__} in config.json: {obj!r}")
+
+
+def load_detector(path: str | Path) -> BaseDetector:
+    """Rebuild a detector saved with :meth:`BaseDetector.save` (no pickle, checksum verified)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from ..data.fetch import verify_file
+    from ..registry import create
+
+    d = Path(path)
+    if not d.is_dir():
+        raise ModelFileError(f"model directory {str(d)!r} does not exist")
+    cfg_path, w_path = d / CONFIG_FILE, d / WEIGHTS_FILE
+    for p in (cfg_path, w_path):
+        if not p.is_file():
+            raise ModelFileError(f"model file {str(p)!r} is missing; was the model saved with detector.save()?")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        name, params, fitted = cfg["detector"], cfg["params"], cfg["fitted"]
+        version, expected_sha = cfg["format_version"], cfg["weights_sha256"]
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"model file {str(cfg_path)!r} is not a valid anomalens config: {e}") from e
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{str(cfg_path)!r} has format_version {version}; this anomalens reads {FORMAT_VERSION}")
+    try:
+        verify_file(w_path, expected_sha)
+    except ChecksumError as e:
+        raise ModelFileError(f"model file {str(w_path)!r} was altered or corrupted (sha256 differs from config.json)") from e
+    try:
+        det = create(name, **params)
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{str(cfg_path)!r}: {e}") from e
+    try:
+        tensors = load_file(str(w_path))
+    except (SafetensorError, OSError, ValueError) as e:  # pragma: no cover - checksum catches most
+        raise ModelFileError(f"model file {str(w_path)!r} cannot be read: {e}") from e
+    det.train_scores_ = tensors.pop("train_scores_")
+    det.input_shape_ = tuple(fitted.pop("input_shape_"))
+    threshold = float(fitted.pop("threshold_"))
+    det._set_state(tensors, fitted)
+    det.threshold_ = threshold
+    return det

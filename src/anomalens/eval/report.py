@@ -1,0 +1,235 @@
+"""Results files -> per-dataset tables beside the papers' numbers (text, Markdown, HTML).
+
+Our numbers are the mean ± std over seeds of each class; the average row is the mean of the
+class means ± their std over classes (the papers' convention). The paper column is the
+paper's own number, with its table named; Δ = ours - paper, in AUROC points.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write_text
+from .benchmark import read_results
+from .reference import RefRow, find_reference
+
+__all__ = ["Group", "summarize", "render_markdown", "render_html", "write_report"]
+
+_HIDDEN_PARAMS = {"seed"}
+
+
+@dataclass
+class ClassStat:
+    normal_class: str
+    auroc: list[float] = field(default_factory=list)
+    other: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def mean(self, key: str = "auroc") -> float:
+        vals = self.auroc if key == "auroc" else self.other[key]
+        return float(np.mean(vals)) if vals else float("nan")
+
+
+@dataclass
+class Group:
+    dataset: str
+    protocol: str
+    method: str
+    preset: str
+    params: dict[str, Any]
+    classes: dict[str, ClassStat]
+    reference: dict[str, RefRow]
+    devices: set[str]
+
+    @property
+    def title(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if k not in _HIDDEN_PARAMS)
+        return f"{self.dataset} · {self.protocol} · {self.method} (preset {self.preset}; {shown})"
+
+    def sorted_classes(self) -> list[ClassStat]:
+        def key(c: ClassStat):
+            return (0, int(c.normal_class), "") if c.normal_class.lstrip("-").isdigit() else (1, 0, c.normal_class)
+
+        return sorted(self.classes.values(), key=key)
+
+    def average(self) -> tuple[float, float]:
+        means = [c.mean() for c in self.classes.values()]
+        return float(np.mean(means)), float(np.std(means))
+
+    def seeds_per_class(self) -> tuple[int, int]:
+        n = [len(c.auroc) for c in self.classes.values()]
+        return min(n), max(n)
+
+
+_OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "f1_oracle", "fit_seconds", "score_seconds")
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[Group]:
+    groups: dict[tuple, Group] = {}
+    for r in rows:
+        params = {k: v for k, v in r.get("params", {}).items() if k not in _HIDDEN_PARAMS}
+        key = (r["dataset"], r["protocol"], r["method"], str(r["preset"]), json.dumps(params, sort_keys=True))
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(
+                r["dataset"], r["protocol"], r["method"], str(r["preset"]), params, {},
+                find_reference(r["method"], r["dataset"], params) if r["protocol"] == "one_vs_rest" else {},
+                set(),
+            )
+        c = str(r["normal_class"])
+        stat = g.classes.setdefault(c, ClassStat(c))
+        stat.auroc.append(float(r["auroc"]))
+        for k in _OTHER:
+            if r.get(k) is not None:
+                stat.other[k].append(float(r[k]))
+        g.devices.add(str(r.get("device", "?")))
+    return sorted(groups.values(), key=lambda g: (g.dataset, g.protocol, g.method, g.preset, g.title))
+
+
+def _pct(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{100 * x:.1f}"
+
+
+def _ref_cell(ref: RefRow | None) -> str:
+    if ref is None:
+        return "—"
+    spread = f" ± {ref.spread:.1f}" if ref.spread is not None else ""
+    return f"{ref.auroc:.1f}{spread}"
+
+
+def _delta(ours: float, ref: RefRow | None) -> str:
+    return "—" if ref is None else f"{100 * ours - ref.auroc:+.1f}"
+
+
+def render_markdown(groups: Sequence[Group], *, header: str = "") -> str:
+    lines = [header] if header else []
+    for g in groups:
+        lo, hi = g.seeds_per_class()
+        seeds = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        refs = sorted({r.label for r in g.reference.values()})
+        lines += [
+            f"### {g.title}",
+            "",
+            f"{seeds} seed(s) per class; device: {', '.join(sorted(g.devices))}. "
+            f"Paper: {'; '.join(refs) if refs else 'no published number for this setting'}.",
+            "",
+            "| class | AUROC ours (mean ± std) | AUROC paper | Δ | AUPR-in | AUPR-out | FPR@95TPR | F1 @ own threshold "
+            "| F1 oracle† | fit s | score s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in g.sorted_classes():
+            std = float(np.std(c.auroc)) if len(c.auroc) > 1 else float("nan")
+            ours = f"{_pct(c.mean())}" + (f" ± {_pct(std)}" if np.isfinite(std) else "")
+            ref = g.reference.get(c.normal_class)
+            lines.append(
+                f"| {c.normal_class} | {ours} | {_ref_cell(ref)} | {_delta(c.mean(), ref)} | "
+                f"{_pct(c.mean('aupr_normal'))} | {_pct(c.mean('aupr_anomaly'))} | {_pct(c.mean('fpr_at_95tpr'))} | "
+                f"{_pct(c.mean('f1'))} | {_pct(c.mean('f1_oracle'))} | {c.mean('fit_seconds'):.2f} | "
+                f"{c.mean('score_seconds'):.2f} |"
+            )
+        avg, sd = g.average()
+        ref = g.reference.get("avg")
+        lines.append(
+            f"| **average** | **{_pct(avg)} ± {_pct(sd)}** | **{_ref_cell(ref)}** | **{_delta(avg, ref)}** "
+            f"| | | | | | | |"
+        )
+        lines.append("")
+    lines.append(
+        "Metrics in %. Ours: mean ± std over seeds per class; average: mean of class means ± std over classes. "
+        "Paper columns are the papers' own numbers (spread as the paper reports it). "
+        "† F1 oracle uses the best threshold on the test labels: an upper bound, not an attainable result."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _chart_png(g: Group) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cls = g.sorted_classes()
+    x = np.arange(len(cls))
+    ours = [100 * c.mean() for c in cls]
+    err = [100 * float(np.std(c.auroc)) for c in cls]
+    paper = [g.reference[c.normal_class].auroc if c.normal_class in g.reference else np.nan for c in cls]
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(cls) + 2), 3.2), dpi=100)
+    ax.bar(x - 0.2, ours, 0.4, yerr=err, label="ours", color="#3b6ea8")
+    if not np.all(np.isnan(paper)):
+        ax.bar(x + 0.2, paper, 0.4, label="paper", color="#c8873a")
+    elif "avg" in g.reference:
+        ax.axhline(g.reference["avg"].auroc, color="#c8873a", linestyle="--", label="paper average")
+    ax.set_xticks(x, [c.normal_class for c in cls])
+    lo = min([v for v in ours + paper if np.isfinite(v)] + [50.0])
+    ax.set_ylim(max(0, lo - 5), 100)
+    ax.set_ylabel("AUROC (%)")
+    ax.set_xlabel("normal class")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"{g.method} on {g.dataset}", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def render_html(groups: Sequence[Group]) -> str:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>anomalens report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}</style></head><body>",
+        "<h1>anomalens benchmark report</h1>",
+    ]
+    md = render_markdown(groups).split("\n")
+    for g in groups:
+        parts.append(f"<h2>{html.escape(g.title)}</h2>")
+        parts.append(f"<img alt='AUROC per class' src='data:image/png;base64,{_chart_png(g)}'>")
+        start = md.index(f"### {g.title}")
+        table = []
+        for line in md[start + 4:]:
+            if not line.startswith("|"):
+                break
+            table.append(line)
+        parts.append("<table>")
+        for i, line in enumerate(table):
+            if i == 1:
+                continue
+            cells = [html.escape(c.strip().replace("**", "")) for c in line.strip("|").split("|")]
+            tag = "th" if i == 0 else "td"
+            parts.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+        parts.append("</table>")
+    parts.append(f"<p>{html.escape(md[-2])}</p></body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    paths: Sequence[str | Path], *, markdown: str | Path | None = None, html_path: str | Path | None = None
+) -> str:
+    """Read results files and return the Markdown text; optionally write it and an HTML page."""
+    rows: list[dict[str, Any]] = []
+    for p in paths:
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"results file {str(p)!r} does not exist")
+        rows += read_results(p)
+    if not rows:
+        raise ValueError(f"no results rows in {', '.join(map(str, paths))}")
+    groups = summarize(rows)
+    header = (
+        "# Benchmark results\n\nGenerated by `anomalens report` from " + ", ".join(sorted(Path(p).name for p in paths))
+        + " (committed under benchmarks/results/); do not edit by hand.\n"
+    )
+    text = render_markdown(groups, header=header)
+    if markdown is not None:
+        atomic_write_text(markdown, text, what="report")
+    if html_path is not None:
+        atomic_write_text(html_path, render_html(groups), what="report")
+    return text

@@ -1,0 +1,99 @@
+"""Detectors by name: ``create(name, preset=None, **overrides)`` and ``list_detectors``.
+
+The table maps a name to ``"module:Class"`` and is read without importing the
+modules, so ``import anomalens`` stays cheap (no torch or faiss until a detector
+is created). Presets are plain dicts on each class (``PRESETS``); merge order is
+class defaults < preset < overrides, and ``None`` overrides are dropped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DetectorInfo", "DETECTORS", "create", "get_class", "list_detectors", "list_presets"]
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    name: str
+    target: str  # "module:Class"
+    paper: str  # seed file and the paper's name for the method
+    summary: str
+
+
+DETECTORS: dict[str, DetectorInfo] = {
+    info.name: info
+    for info in [
+        DetectorInfo(
+            "raw_nnqed",
+            "anomalens.detectors.knn:RawNNQED",
+            "seed 000 (Sarafijanovic-Djukic & Davis), Raw NN-QED",
+            "nearest-neighbour distance on raw pixels; exact, PQ or fast-scan PQ index",
+        ),
+    ]
+}
+
+
+def _close(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def get_class(name: str) -> type:
+    """Import and return the detector class registered as ``name``."""
+    if not isinstance(name, str) or name not in DETECTORS:
+        raise ValueError(
+            f"unknown detector {name!r}; available: {', '.join(sorted(DETECTORS))}."
+            + (_close(name, list(DETECTORS)) if isinstance(name, str) else "")
+        )
+    module, attr = DETECTORS[name].target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def list_presets(name: str) -> list[str]:
+    return sorted(getattr(get_class(name), "PRESETS", {}))
+
+
+def create(name: str, preset: str | None = None, **overrides: Any):
+    """Build an unfitted detector by registry name.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, see :func:`list_detectors`.
+    preset : str, optional
+        ``"paper"`` (the seed paper's settings) or ``"quick"`` (minutes on 2 CPU cores).
+    **overrides
+        Hyper-parameters that win over the preset; ``None`` values are ignored.
+    """
+    cls = get_class(name)
+    presets: dict[str, dict[str, Any]] = getattr(cls, "PRESETS", {})
+    params: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in presets:
+            raise ValueError(
+                f"unknown preset {preset!r} for detector {name!r}; available: {', '.join(sorted(presets))}."
+                + _close(preset, list(presets))
+            )
+        params.update(presets[preset])
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in valid:
+            raise ValueError(
+                f"unknown parameter {key!r} for detector {name!r}; valid parameters: {', '.join(valid)}."
+                + _close(key, valid)
+            )
+        params[key] = value
+    return cls(**params)
+
+
+def list_detectors(pattern: str = "*") -> list[str]:
+    """Registered detector names matching a shell-style ``pattern``."""
+    return sorted(n for n in DETECTORS if fnmatch.fnmatch(n, pattern))
