@@ -40,7 +40,7 @@ results: setup
 	$(MAKE) report
 
 report: setup
-	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md
+	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

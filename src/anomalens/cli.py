@@ -102,12 +102,13 @@ def report(
     results: list[Path] = typer.Argument(..., help="Results files (JSONL)."),
     markdown: Optional[Path] = typer.Option(None, help="Also write the tables as Markdown here."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report with charts here."),
+    readme: Optional[Path] = typer.Option(None, help="Also refresh the results block of this README."),
 ) -> None:
     """Per-dataset tables: each class's mean ± std over seeds beside the paper's number."""
     from .eval.report import write_report
 
     try:
-        text = write_report(results, markdown=markdown, html_path=html)
+        text = write_report(results, markdown=markdown, html_path=html, readme=readme)
     except (ValueError, OSError) as e:
         _fail(e)
     typer.echo(text)

@@ -62,6 +62,11 @@ def _missing(dataset: str, expected: Path, archive: str) -> DatasetNotAvailableE
     )
 
 
+def _subfolder(root: Path, name: str, probe: str) -> Path:
+    """``root/name`` unless the files lie directly in ``root``."""
+    return root if (root / probe).is_file() and not (root / name).is_dir() else root / name
+
+
 def _images(batch: dict, path: Path) -> np.ndarray:
     data = np.asarray(batch.get("data"))
     if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
@@ -70,9 +75,7 @@ def _images(batch: dict, path: Path) -> np.ndarray:
 
 
 def load_cifar10(root: str | Path):
-    folder = Path(root)
-    if (folder / "cifar-10-batches-py").is_dir():
-        folder = folder / "cifar-10-batches-py"
+    folder = _subfolder(Path(root), "cifar-10-batches-py", "data_batch_1")
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for n in names:
         if not (folder / n).is_file():
@@ -86,9 +89,7 @@ def load_cifar10(root: str | Path):
 def load_cifar100(root: str | Path, label_mode: str = "coarse"):
     if label_mode not in ("coarse", "fine"):
         raise ValueError(f"label_mode must be 'coarse' (20 superclasses) or 'fine', got {label_mode!r}")
-    folder = Path(root)
-    if (folder / "cifar-100-python").is_dir():
-        folder = folder / "cifar-100-python"
+    folder = _subfolder(Path(root), "cifar-100-python", "train")
     out = []
     for n in ("train", "test"):
         if not (folder / n).is_file():

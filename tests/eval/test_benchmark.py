@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pytest
+
+from anomalens.data import Dataset
+from anomalens.eval import benchmark as B
+from tests.conftest import make_images
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """A two-class labelled dataset: blobs (class 0) and blobs with a bar (class 1)."""
+    x_train = np.concatenate([make_images(40, seed=1), make_images(40, anomalous=True, seed=2)])
+    x_test = np.concatenate([make_images(20, seed=3), make_images(20, anomalous=True, seed=4)])
+    y = lambda n: np.r_[np.zeros(n, int), np.ones(n, int)]  # noqa: E731
+    ds = Dataset("toy", x_train, y(40), x_test, y(20), ("blob", "bar"))
+    seen = {}
+
+    def fake_load(name, root=None, **kw):
+        seen["name"] = name
+        return ds
+
+    monkeypatch.setattr(B, "load_dataset", fake_load)
+    return ds
+
+
+def run(out, **kw):
+    args = dict(protocol="one_vs_rest", classes="all", seeds="0,1", preset="quick", out=out, progress=False,
+                overrides={"index": "flat"})
+    args.update(kw)
+    return B.run_benchmark("raw_nnqed", "toy", **args)
+
+
+def test_rows_have_the_design_fields(toy, tmp_path):
+    rows = run(tmp_path / "r.jsonl")
+    assert len(rows) == 4
+    for r in rows:
+        assert set(B.ROW_FIELDS) <= set(r)
+        assert 0 <= r["auroc"] <= 1 and r["n_train"] == 40 and r["n_test"] == 40
+        assert r["params"]["index"] == "flat" and r["params"]["seed"] == r["seed"]
+    assert B.read_results(tmp_path / "r.jsonl") == json.loads(json.dumps(rows))
+    assert rows[0]["auroc"] > 0.9  # the bar class is easy to tell from blobs
+
+
+def test_resume_skips_finished_rows(toy, tmp_path):
+    out = tmp_path / "r.jsonl"
+    run(out, seeds="0")
+    assert len(run(out, seeds="0,1")) == 2  # only the seed-1 rows are new
+    assert run(out, seeds="0,1") == []
+    assert len(B.read_results(out)) == 4
+
+
+def test_torn_last_line_is_dropped_and_redone(toy, tmp_path):
+    out = tmp_path / "r.jsonl"
+    run(out)
+    text = out.read_text()
+    lines = text.splitlines(keepends=True)
+    out.write_text("".join(lines[:-1]) + lines[-1][:25])  # killed while writing the last row
+    with pytest.warns(UserWarning, match="incomplete last line"):
+        redone = run(out)
+    assert len(redone) == 1
+    assert [json.loads(line) for line in out.read_text().splitlines()][-1]["seed"] == 1
+    assert len(out.read_text().splitlines()) == 4
+
+
+def test_corrupt_middle_line_is_reported(toy, tmp_path):
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    with pytest.raises(ValueError, match="line 2 is not valid JSON"):
+        B.read_results(out)
+
+
+def test_leave_one_out_and_class_selection(toy, tmp_path):
+    rows = run(tmp_path / "r.jsonl", protocol="leave_one_out", classes="1", seeds="0")
+    assert len(rows) == 1 and rows[0]["normal_class"] == 1 and rows[0]["n_train"] == 40
+
+
+def test_folder_protocol(mvtec_root, tmp_path):
+    rows = B.run_benchmark("raw_nnqed", "folder", protocol="folder", data_root=mvtec_root, category="widget",
+                           seeds="0", out=tmp_path / "f.jsonl", overrides={"index": "flat"}, progress=False)
+    assert rows[0]["dataset"] == "folder:widget" and rows[0]["normal_class"] == "widget"
+    assert rows[0]["auroc"] == 1.0
+
+
+@pytest.mark.parametrize("spec, expected", [("all", [0, 1, 2]), ("1", [1]), ("0,2", [0, 2]), ("0-1", [0, 1])])
+def test_parse_classes(spec, expected):
+    assert B.parse_classes(spec, [0, 1, 2]) == expected
+
+
+def test_parse_errors():
+    with pytest.raises(ValueError, match="not in this dataset"):
+        B.parse_classes("7", [0, 1])
+    with pytest.raises(ValueError, match="--seeds"):
+        B.parse_seeds("a-b")

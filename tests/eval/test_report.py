@@ -1,0 +1,66 @@
+import numpy as np
+
+from anomalens.eval.report import render_markdown, summarize, write_report
+
+
+def rows(method="raw_nnqed", dataset="mnist", seeds=(0, 1)):
+    out = []
+    for c in range(10):
+        for s in seeds:
+            out.append({"method": method, "preset": "quick", "dataset": dataset, "protocol": "one_vs_rest",
+                        "normal_class": c, "seed": s, "auroc": 0.9 + 0.005 * c + 0.001 * s, "aupr_anomaly": 0.99,
+                        "aupr_normal": 0.5, "fpr_at_95tpr": 0.3, "f1": 0.6, "f1_oracle": 0.9, "fit_seconds": 1.0,
+                        "score_seconds": 2.0, "device": "cpu",
+                        "params": {"index": "pq", "m": 32, "nbits": 4, "seed": s}})
+    return out
+
+
+def test_summary_means_and_reference():
+    (g,) = summarize(rows())
+    assert g.seeds_per_class() == (2, 2)
+    assert g.classes["3"].mean() == np.mean([0.915, 0.916])
+    assert g.reference["avg"].auroc == 94.7
+    avg, sd = g.average()
+    assert avg == np.mean([0.9 + 0.005 * c + 0.0005 for c in range(10)])
+
+
+def test_markdown_table_beside_the_paper():
+    md = render_markdown(summarize(rows()))
+    assert "Paper: seed 000 Table 4 (Raw NN-QED)" in md
+    avg_line = [line for line in md.splitlines() if line.startswith("| **average**")][0]
+    assert "94.7 ± 3.8" in avg_line and "**-2.4**" in avg_line  # ours 92.3 vs 94.7
+    assert "| 3 | 91.5 ± 0.1 |" in md
+
+
+def test_different_params_are_separate_groups():
+    r = rows(seeds=(0,))
+    r2 = [dict(x, params={**x["params"], "index": "flat"}) for x in r]
+    groups = summarize(r + r2)
+    assert len(groups) == 2
+    assert any(not g.reference for g in groups)  # Table 4 is for QED, not EED
+
+
+def test_write_report_html_and_markdown(tmp_path):
+    p = tmp_path / "r.jsonl"
+    import json
+
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows()))
+    text = write_report([p], markdown=tmp_path / "R.md", html_path=tmp_path / "r.html")
+    assert (tmp_path / "R.md").read_text() == text and "do not edit by hand" in text
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") == 1 and "<table>" in html
+
+
+def test_readme_block_is_replaced(tmp_path):
+    import json
+
+    from anomalens.eval.report import README_END, README_START
+
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows()))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
+    write_report([p], readme=readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    assert "| mnist | one_vs_rest | raw_nnqed (index=pq) | quick | 2 | 92.3 ± 1.4 | 94.7 ± 3.8" in text

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from anomalens.exceptions import NotFittedError
+from anomalens.scoring.knn import KNNScorer
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(500, 64)).astype(np.float32), rng.normal(size=(50, 64)).astype(np.float32)
+
+
+def brute(train, query):
+    d = ((query[:, None, :] - train[None, :, :]) ** 2).sum(-1)
+    return d.min(1)
+
+
+def test_flat_is_exact_squared_l2(data):
+    train, query = data
+    s = KNNScorer("flat").fit(train).score(query)
+    np.testing.assert_allclose(s, brute(train, query), rtol=1e-4)
+
+
+def test_pq_approximates_and_ranks_like_exact(data):
+    train, query = data
+    exact = brute(train, query)
+    for index in ("pq", "pq_fastscan"):
+        s = KNNScorer(index, m=16, nbits=4).fit(train).score(query)
+        assert np.corrcoef(s, exact)[0, 1] > 0.5, index
+        assert not np.allclose(s, exact)
+
+
+def test_fastscan_uses_the_same_codes_as_pq(data):
+    train, query = data
+    pq = KNNScorer("pq", m=16).fit(train)
+    fs = KNNScorer("pq_fastscan", m=16).fit(train)
+    # fast-scan quantizes the look-up tables, so distances agree closely, not exactly
+    a, b = pq.score(query), fs.score(query)
+    assert np.abs(a - b).max() / a.mean() < 0.05
+
+
+def test_training_scores_exclude_self(data):
+    train, _ = data
+    sc = KNNScorer("flat").fit(train)
+    loo = sc.score_training(train)
+    d = ((train[:, None] - train[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_allclose(loo, d.min(1), rtol=1e-4)
+    assert (loo > 0).all()
+
+
+def test_duplicates_give_zero_training_score():
+    x = np.repeat(np.arange(20, dtype=np.float32)[:, None], 4, axis=1)
+    x = np.concatenate([x, x[:1]])
+    loo = KNNScorer("flat").fit(x).score_training(x)
+    assert loo[0] == 0 and loo[-1] == 0 and (loo[1:-1] > 0).all()
+
+
+def test_dimension_padding_keeps_exact_distances(data):
+    train, query = data
+    sc = KNNScorer("pq", m=24).fit(train[:, :60])  # 60 is not a multiple of 24 -> padded to 72
+    assert sc.index_.d == 72 and sc.score(query[:, :60]).shape == (50,)
+
+
+def test_serialisation_roundtrip(data):
+    train, query = data
+    sc = KNNScorer("pq", m=16, seed=3).fit(train)
+    back = KNNScorer("pq", m=16).from_bytes(sc.to_bytes(), 64)
+    np.testing.assert_array_equal(back.score(query), sc.score(query))
+
+
+def test_errors(data):
+    train, query = data
+    with pytest.raises(NotFittedError):
+        KNNScorer().score(query)
+    with pytest.raises(ValueError, match="dimension 32, the index was built on 64"):
+        KNNScorer("flat").fit(train).score(query[:, :32])
+    with pytest.raises(ValueError, match="at least 16 training vectors"):
+        KNNScorer("pq", m=8).fit(train[:10])
+    with pytest.raises(ValueError, match="index must be one of"):
+        KNNScorer("hnsw")
+    with pytest.raises(ValueError, match="nbits=4"):
+        KNNScorer("pq_fastscan", nbits=8)

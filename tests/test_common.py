@@ -1,0 +1,73 @@
+"""The detector contract, checked for every registered detector (scikit-learn's
+``parametrize_with_checks`` idea)."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import anomalens
+from anomalens.exceptions import NotFittedError
+
+SMALL = {"raw_nnqed": {"m": 16}}
+
+
+def small(name, **kw):
+    return anomalens.create(name, **{**SMALL.get(name, {}), **kw})
+
+
+@pytest.fixture(params=anomalens.list_detectors())
+def name(request):
+    return request.param
+
+
+def test_init_stores_params_and_sets_no_fitted_state(name):
+    det = small(name)
+    assert not [a for a in vars(det) if a.endswith("_")]
+    for k, v in det.get_params().items():
+        assert getattr(det, k) is v
+
+
+def test_calls_before_fit_raise(name, images):
+    det = small(name)
+    for method in (det.score, det.predict):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            method(images)
+    with pytest.raises(NotFittedError):
+        det.save("unused")
+
+
+def test_fit_returns_self_and_scores_are_finite_and_ordered(name, images, anomalies):
+    det = small(name)
+    assert det.fit(images) is det
+    s_norm, s_anom = det.score(images[:16]), det.score(anomalies)
+    assert s_norm.shape == (16,) and np.all(np.isfinite(s_norm))
+    assert np.median(s_anom) > np.median(s_norm)
+    assert set(np.unique(det.predict(anomalies))) <= {0, 1}
+
+
+def test_threshold_depends_on_training_data_only(name, images, anomalies):
+    det = small(name).fit(images)
+    t = det.threshold_
+    det.score(anomalies)
+    det.predict(anomalies)
+    assert det.threshold_ == t
+    assert small(name).fit(images[:40]).threshold_ != t
+
+
+def test_save_load_and_clone(name, images, anomalies, tmp_path):
+    det = small(name).fit(images)
+    det.save(tmp_path / "m")
+    np.testing.assert_array_equal(anomalens.load(tmp_path / "m").score(anomalies), det.score(anomalies))
+    fresh = clone(det)
+    assert fresh.get_params() == det.get_params()
+    assert not hasattr(fresh, "threshold_")
+
+
+def test_same_seed_same_scores(name, images, anomalies):
+    a = small(name, seed=3).fit(images).score(anomalies)
+    b = small(name, seed=3).fit(images).score(anomalies)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_presets_exist(name):
+    assert {"paper", "quick"} <= set(anomalens.list_presets(name))
