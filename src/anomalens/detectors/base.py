@@ -79,7 +79,7 @@ class OneOf:
             raise ValueError(f"parameter {name!r} must be one of {list(self.options)}, got {value!r}")
 
 
-class Optional_:
+class NoneOr:
     """Constraint wrapper: ``None`` or the inner constraint."""
 
     def __init__(self, inner):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data.validation import to_float_nchw
 from ..scoring.knn import INDEX_TYPES, KNNScorer
-from .base import BaseDetector, Interval, OneOf, Optional_
+from .base import BaseDetector, Interval, OneOf, NoneOr
 
 __all__ = ["RawNNQED", "pad_to_size"]
 
@@ -82,8 +82,8 @@ class RawNNQED(BaseDetector):
         "m": Interval(int, 1, None),
         "nbits": Interval(int, 1, 16),
         "k": Interval(int, 1, None),
-        "pad_to": Optional_(Interval(int, 1, None)),
-        "image_size": Optional_(Interval(int, 1, None)),
+        "pad_to": NoneOr(Interval(int, 1, None)),
+        "image_size": NoneOr(Interval(int, 1, None)),
     }
 
     def __init__(
