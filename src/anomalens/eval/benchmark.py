@@ -102,12 +102,13 @@ def parse_classes(spec: str | Sequence[int], available: Sequence[int]) -> list[i
 
 def parse_seeds(spec: str | Sequence[int]) -> list[int]:
     if isinstance(spec, str):
+        message = f"--seeds: cannot read {spec!r}; use '0', '0,1,2' or '0-9'"
+        if spec.strip().lower() == "all":
+            raise ValueError(message)
         try:
-            if spec.strip().lower() == "all":
-                raise ValueError(spec)
             return parse_classes(spec, range(0, 1 << 31))
         except ValueError as e:
-            raise ValueError(f"--seeds: cannot read {spec!r}; use '0', '0,1,2' or '0-9'") from e
+            raise ValueError(message) from e
     return [int(s) for s in spec]
 
 

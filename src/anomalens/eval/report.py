@@ -69,6 +69,10 @@ class Group:
         n = [len(c.auroc) for c in self.classes.values()]
         return min(n), max(n)
 
+    def seeds_label(self) -> str:
+        lo, hi = self.seeds_per_class()
+        return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
 
 _OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "f1_oracle", "fit_seconds", "score_seconds")
 
@@ -110,44 +114,58 @@ def _delta(ours: float, ref: RefRow | None) -> str:
     return "—" if ref is None else f"{100 * ours - ref.auroc:+.1f}"
 
 
+_COLUMNS = (
+    "class", "AUROC ours (mean ± std)", "AUROC paper", "Δ", "AUPR-in", "AUPR-out", "FPR@95TPR",
+    "F1 @ own threshold", "F1 oracle†", "fit s", "score s",
+)
+_FOOTNOTE = (
+    "Metrics in %. Ours: mean ± std over seeds per class; average: mean of class means ± std over classes. "
+    "Paper columns are the papers' own numbers (spread as the paper reports it). "
+    "† F1 oracle uses the best threshold on the test labels: an upper bound, not an attainable result."
+)
+
+
+def _table(g: Group) -> tuple[list[list[str]], list[str]]:
+    """The cells of one group's table: one row per class, then the average row (one source for
+    Markdown and HTML)."""
+    rows = []
+    for c in g.sorted_classes():
+        std = float(np.std(c.auroc)) if len(c.auroc) > 1 else float("nan")
+        ours = f"{_pct(c.mean())}" + (f" ± {_pct(std)}" if np.isfinite(std) else "")
+        ref = g.reference.get(c.normal_class)
+        rows.append([
+            c.normal_class, ours, _ref_cell(ref), _delta(c.mean(), ref), _pct(c.mean("aupr_normal")),
+            _pct(c.mean("aupr_anomaly")), _pct(c.mean("fpr_at_95tpr")), _pct(c.mean("f1")),
+            _pct(c.mean("f1_oracle")), f"{c.mean('fit_seconds'):.2f}", f"{c.mean('score_seconds'):.2f}",
+        ])
+    avg, sd = g.average()
+    ref = g.reference.get("avg")
+    average = ["average", f"{_pct(avg)} ± {_pct(sd)}", _ref_cell(ref), _delta(avg, ref)] + [""] * 7
+    return rows, average
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
 def render_markdown(groups: Sequence[Group], *, header: str = "") -> str:
     lines = [header] if header else []
     for g in groups:
-        lo, hi = g.seeds_per_class()
-        seeds = f"{lo}" if lo == hi else f"{lo}-{hi}"
         refs = sorted({r.label for r in g.reference.values()})
+        rows, average = _table(g)
         lines += [
             f"### {g.title}",
             "",
-            f"{seeds} seed(s) per class; device: {', '.join(sorted(g.devices))}. "
+            f"{g.seeds_label()} seed(s) per class; device: {', '.join(sorted(g.devices))}. "
             f"Paper: {'; '.join(refs) if refs else 'no published number for this setting'}.",
             "",
-            "| class | AUROC ours (mean ± std) | AUROC paper | Δ | AUPR-in | AUPR-out | FPR@95TPR | F1 @ own threshold "
-            "| F1 oracle† | fit s | score s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            _md_row(_COLUMNS),
+            "|" + "---|" * len(_COLUMNS),
         ]
-        for c in g.sorted_classes():
-            std = float(np.std(c.auroc)) if len(c.auroc) > 1 else float("nan")
-            ours = f"{_pct(c.mean())}" + (f" ± {_pct(std)}" if np.isfinite(std) else "")
-            ref = g.reference.get(c.normal_class)
-            lines.append(
-                f"| {c.normal_class} | {ours} | {_ref_cell(ref)} | {_delta(c.mean(), ref)} | "
-                f"{_pct(c.mean('aupr_normal'))} | {_pct(c.mean('aupr_anomaly'))} | {_pct(c.mean('fpr_at_95tpr'))} | "
-                f"{_pct(c.mean('f1'))} | {_pct(c.mean('f1_oracle'))} | {c.mean('fit_seconds'):.2f} | "
-                f"{c.mean('score_seconds'):.2f} |"
-            )
-        avg, sd = g.average()
-        ref = g.reference.get("avg")
-        lines.append(
-            f"| **average** | **{_pct(avg)} ± {_pct(sd)}** | **{_ref_cell(ref)}** | **{_delta(avg, ref)}** "
-            f"| | | | | | | |"
-        )
+        lines += [_md_row(r) for r in rows]
+        lines.append(_md_row([f"**{c}**" if c else "" for c in average]))
         lines.append("")
-    lines.append(
-        "Metrics in %. Ours: mean ± std over seeds per class; average: mean of class means ± std over classes. "
-        "Paper columns are the papers' own numbers (spread as the paper reports it). "
-        "† F1 oracle uses the best threshold on the test labels: an upper bound, not an attainable result."
-    )
+    lines.append(_FOOTNOTE)
     return "\n".join(lines) + "\n"
 
 
@@ -169,8 +187,8 @@ def _chart_png(g: Group) -> str:
         ax.bar(x + 0.2, paper, 0.4, label="paper", color="#c8873a")
     else:
         ax.bar(x, ours, 0.6, yerr=err, label="ours", color="#3b6ea8")
-    if not per_class_paper and "avg" in g.reference:
-        ax.axhline(g.reference["avg"].auroc, color="#c8873a", linestyle="--", label="paper average")
+        if "avg" in g.reference:
+            ax.axhline(g.reference["avg"].auroc, color="#c8873a", linestyle="--", label="paper average")
     ax.set_xticks(x, [c.normal_class for c in cls])
     lo = min([v for v in ours + paper if np.isfinite(v)] + [50.0])
     ax.set_ylim(max(0, lo - 5), 100)
@@ -192,25 +210,16 @@ def render_html(groups: Sequence[Group]) -> str:
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}</style></head><body>",
         "<h1>anomalens benchmark report</h1>",
     ]
-    md = render_markdown(groups).split("\n")
     for g in groups:
+        rows, average = _table(g)
         parts.append(f"<h2>{html.escape(g.title)}</h2>")
         parts.append(f"<img alt='AUROC per class' src='data:image/png;base64,{_chart_png(g)}'>")
-        start = md.index(f"### {g.title}")
-        table = []
-        for line in md[start + 4:]:
-            if not line.startswith("|"):
-                break
-            table.append(line)
         parts.append("<table>")
-        for i, line in enumerate(table):
-            if i == 1:
-                continue
-            cells = [html.escape(c.strip().replace("**", "")) for c in line.strip("|").split("|")]
-            tag = "th" if i == 0 else "td"
-            parts.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+        parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS) + "</tr>")
+        for r in rows + [average]:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
         parts.append("</table>")
-    parts.append(f"<p>{html.escape(md[-2])}</p></body></html>")
+    parts.append(f"<p>{html.escape(_FOOTNOTE)}</p></body></html>")
     return "\n".join(parts)
 
 
@@ -227,12 +236,11 @@ def render_summary(groups: Sequence[Group]) -> str:
     for g in groups:
         avg, sd = g.average()
         ref = g.reference.get("avg")
-        lo, hi = g.seeds_per_class()
         extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in ("index", "score_mode"))
         paper = f"{_ref_cell(ref)} ({ref.label})" if ref else "—"
         lines.append(
             f"| {g.dataset} | {g.protocol} | {g.method}{f' ({extra})' if extra else ''} | {g.preset} | "
-            f"{lo if lo == hi else f'{lo}-{hi}'} | {_pct(avg)} ± {_pct(sd)} | {paper} | {_delta(avg, ref)} |"
+            f"{g.seeds_label()} | {_pct(avg)} ± {_pct(sd)} | {paper} | {_delta(avg, ref)} |"
         )
     return "\n".join(lines) + "\n"
 
