@@ -8,7 +8,16 @@ from sklearn.base import clone
 import anomalens
 from anomalens.exceptions import NotFittedError
 
-SMALL = {"raw_nnqed": {"m": 16}}
+_NET = {"epochs": 3, "finetune_epochs": 1, "lr": 3e-3, "finetune_lr": 1e-3, "batch_size": 16, "device": "cpu"}
+SMALL = {
+    "raw_nnqed": {"m": 16},
+    "inception_cae_nnqed": {**_NET, "m": 16},
+    "cae_nnqed": {**_NET, "m": 16},
+    "inception_cae_re": _NET,
+    "cae_re": _NET,
+    "cae_ocsvm": _NET,
+    "deepsvdd": _NET,
+}
 
 
 def small(name, **kw):

@@ -66,7 +66,7 @@ def list_cmd() -> None:
     from .registry import DETECTORS, list_presets
 
     for name, info in DETECTORS.items():
-        typer.echo(f"{name:24s} presets: {', '.join(list_presets(name)):14s} {info.paper}")
+        typer.echo(f"{name:24s} presets: {', '.join(list_presets(name)):26s} {info.paper}")
         typer.echo(f"{'':24s} {info.summary}")
 
 
@@ -78,7 +78,8 @@ def benchmark(
     protocol: str = typer.Option("one_vs_rest", help="one_vs_rest | leave_one_out | folder"),
     classes: str = typer.Option("all", help="'all', '3', '0,2,5' or '0-4'."),
     seeds: str = typer.Option("0", help="'0', '0,1,2' or '0-9'."),
-    preset: str = typer.Option("quick", help="paper | quick"),
+    preset: str = typer.Option("quick", help="paper | paper_cifar | quick (see `anomalens list`)."),
+    batch_seeds: bool = typer.Option(True, help="Train a class's seeds together as one batched network."),
     data_root: Optional[Path] = typer.Option(None, help="Folder holding a user-supplied dataset."),
     category: Optional[str] = typer.Option(None, help="Category, for --dataset folder."),
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
@@ -91,6 +92,7 @@ def benchmark(
         rows = run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
+            batch_seeds=batch_seeds,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
@@ -119,7 +121,7 @@ def fit(
     method: str = typer.Option(..., help="Registered detector name."),
     train: Path = typer.Option(..., help="Folder of normal (good) training images."),
     out: Path = typer.Option(..., help="Directory to save the fitted detector in."),
-    preset: Optional[str] = typer.Option(None, help="paper | quick"),
+    preset: Optional[str] = typer.Option(None, help="paper | paper_cifar | quick"),
     image_size: Optional[int] = typer.Option(None, help="Resize every image to this square size."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),

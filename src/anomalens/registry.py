@@ -35,6 +35,42 @@ DETECTORS: dict[str, DetectorInfo] = {
             "seed 000 (Sarafijanovic-Djukic & Davis), Raw NN-QED",
             "nearest-neighbour distance on raw pixels; exact, PQ or fast-scan PQ index",
         ),
+        DetectorInfo(
+            "inception_cae_nnqed",
+            "anomalens.detectors.autoencoder:InceptionCAENNQED",
+            "seed 000 (Sarafijanovic-Djukic & Davis), InceptionCAE NN-QED",
+            "Inception-like CAE, GAP bottleneck embedding, nearest-neighbour PQ distance",
+        ),
+        DetectorInfo(
+            "cae_nnqed",
+            "anomalens.detectors.autoencoder:CAENNQED",
+            "seed 000, CAE NN-QED (baseline CAE of Deep SVDD)",
+            "baseline CAE dense bottleneck, nearest-neighbour PQ distance",
+        ),
+        DetectorInfo(
+            "inception_cae_re",
+            "anomalens.detectors.autoencoder:InceptionCAERE",
+            "seed 000, InceptionCAE RE (Table 6)",
+            "reconstruction error of the Inception-like CAE",
+        ),
+        DetectorInfo(
+            "cae_re",
+            "anomalens.detectors.autoencoder:CAERE",
+            "seed 000, CAE RE (Table 6)",
+            "reconstruction error of the baseline CAE",
+        ),
+        DetectorInfo(
+            "cae_ocsvm",
+            "anomalens.detectors.autoencoder:CAEOCSVM",
+            "seed 000, CAE OCSVM (Tables 2-3)",
+            "one-class SVM (RBF, gamma=1/d, nu=0.5) on the baseline CAE bottleneck",
+        ),
+        DetectorInfo(
+            "deepsvdd",
+            "anomalens.detectors.autoencoder:DeepSVDD",
+            "Ruff et al. 2018, one-class Deep SVDD (a seed 000 baseline)",
+            "bias-free CAE encoder pulled towards a centre; squared distance to it",
+        ),
     ]
 }
 

@@ -26,6 +26,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -164,17 +165,47 @@ class BaseDetector:
     # -- the template --------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Learn normality from ``X`` (normal images only). ``y`` is ignored."""
+        arr = self._begin_fit(X)
+        self._fit(arr)
+        self._end_fit(arr)
+        return self
+
+    def fit_seeds(self, X: Any, seeds: Sequence[int]) -> list[BaseDetector]:
+        """Fit one copy of this detector per seed on the same images; returns the fitted copies.
+
+        The result equals ``[clone(self).set_params(seed=s).fit(X) for s in seeds]``; detectors
+        that can train the copies together (one batched network, see :mod:`anomalens.train`)
+        do so, which is much faster on a GPU.
+        """
+        if len(seeds) == 0:
+            raise ValueError("seeds is empty")
+        dets = [type(self)(**{**self.get_params(), "seed": int(s)}) for s in seeds]
+        arr = dets[0]._begin_fit(X)
+        for d in dets[1:]:
+            d._begin_fit(arr)
+        type(self)._fit_group(dets, arr)
+        for d in dets:
+            d._end_fit(arr)
+        return dets
+
+    @classmethod
+    def _fit_group(cls, dets: list[BaseDetector], X: np.ndarray) -> None:
+        """``_fit`` for several copies that differ only in ``seed``; override to batch them."""
+        for d in dets:
+            d._fit(X)
+
+    def _begin_fit(self, X: Any) -> np.ndarray:
         self._validate_params()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
-        arr = self._check_input(X, fit=True)
-        self._fit(arr)
+        return self._check_input(X, fit=True)
+
+    def _end_fit(self, arr: np.ndarray) -> None:
         scores = np.asarray(self._training_scores(arr), dtype=np.float64)
         if scores.shape != (len(arr),) or not np.all(np.isfinite(scores)):
             raise RuntimeError(f"{type(self).__name__} produced invalid training scores")
         self.train_scores_ = scores
         self.threshold_ = self._threshold_from(scores)
-        return self
 
     def _threshold_from(self, train_scores: np.ndarray) -> float:
         """The decision threshold: a quantile of the (held-out) training scores."""

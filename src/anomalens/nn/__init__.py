@@ -1,0 +1,5 @@
+"""Network modules only (imports no other part of anomalens)."""
+
+from .cae import BaselineCAE, EncoderOnly, InceptionCAE, InceptionLayer
+
+__all__ = ["BaselineCAE", "EncoderOnly", "InceptionCAE", "InceptionLayer"]

@@ -1,0 +1,169 @@
+"""Convolutional autoencoders of seed 000: the Inception-like CAE (Table 1) and the baseline CAE.
+
+Both follow the authors' Keras code (``cae_models.py`` of the paper's repository):
+
+* every convolution is followed by BatchNorm and LeakyReLU(0.1), except the last layer, which
+  is a convolution + BatchNorm + sigmoid;
+* "same" padding, 2 x 2 max pooling in the encoder, 2 x 2 nearest upsampling in the decoder;
+* Keras defaults are kept where they change the numbers: Glorot-uniform kernels with zero
+  biases, BatchNorm momentum 0.99 (PyTorch ``momentum=0.01``) and epsilon 1e-3.
+
+Input is ``N x C x 32 x 32`` in [0, 1] (28 px MNIST is zero-padded to 32 px by the detectors,
+as in the authors' ``load_data.py``). Each module has ``encode`` (the bottleneck),
+``embed`` (the vector a distance is computed on) and ``forward`` (the reconstruction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["InceptionLayer", "InceptionCAE", "BaselineCAE", "EncoderOnly", "keras_init_"]
+
+LEAK = 0.1
+
+
+KERAS_BN = {"eps": 1e-3, "momentum": 0.01}  # Keras: epsilon 1e-3, moving-average momentum 0.99
+
+
+def _bn(channels: int, affine: bool = True, bn: dict | None = None) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, affine=affine, **(bn or KERAS_BN))
+
+
+def keras_init_(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights and zero biases for every conv / linear layer (Keras defaults)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+class _ConvBNAct(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k: int, *, bias: bool = True, affine: bool = True, bn: dict | None = None):
+        super().__init__(
+            nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias), _bn(cout, affine, bn), nn.LeakyReLU(LEAK)
+        )
+
+
+class InceptionLayer(nn.Module):
+    """Inception-like layer (seed 000, Fig. 1): 1x1, 3x3, 5x5 convolutions and a 3x3 max pool
+    (stride 1) followed by a 1x1 convolution, each with ``n`` filters + BN + LeakyReLU(0.1),
+    concatenated to ``4 n`` channels."""
+
+    def __init__(self, in_channels: int, n: int):
+        super().__init__()
+        self.b1 = _ConvBNAct(in_channels, n, 1)
+        self.b3 = _ConvBNAct(in_channels, n, 3)
+        self.b5 = _ConvBNAct(in_channels, n, 5)
+        self.pool = nn.MaxPool2d(3, stride=1, padding=1)
+        self.bp = _ConvBNAct(in_channels, n, 1)
+        self.out_channels = 4 * n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(self.pool(x))], dim=1)
+
+
+class InceptionCAE(nn.Module):
+    """Inception-like convolutional autoencoder, seed 000 Table 1.
+
+    ``Inception(8), pool -> Inception(16), pool -> Inception(32), pool`` gives the
+    ``4 x 4 x 128`` bottleneck for a 32 px input; the decoder mirrors it with upsampling and
+    ends in ``Conv2D(n_channels, 3x3) + BN + sigmoid``. :meth:`embed` is the global average
+    pool of the bottleneck (128-d), which the paper applies at prediction time.
+    """
+
+    def __init__(self, in_channels: int = 1, filters: Sequence[int] = (8, 16, 32)):
+        super().__init__()
+        if len(filters) != 3:
+            raise ValueError(f"filters must have 3 entries (Table 1 uses 8, 16, 32), got {filters!r}")
+        f1, f2, f3 = (int(f) for f in filters)
+        self.in_channels = in_channels
+        self.enc1, self.enc2, self.enc3 = InceptionLayer(in_channels, f1), InceptionLayer(4 * f1, f2), InceptionLayer(4 * f2, f3)
+        self.dec1, self.dec2, self.dec3 = InceptionLayer(4 * f3, f3), InceptionLayer(4 * f3, f2), InceptionLayer(4 * f2, f1)
+        self.out_conv = nn.Conv2d(4 * f1, in_channels, 3, padding=1)
+        self.out_bn = _bn(in_channels)
+        self.embed_dim = 4 * f3
+        keras_init_(self)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(self.enc1(x), 2)
+        x = F.max_pool2d(self.enc2(x), 2)
+        return F.max_pool2d(self.enc3(x), 2)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z = F.interpolate(self.dec1(z), scale_factor=2, mode="nearest")
+        z = F.interpolate(self.dec2(z), scale_factor=2, mode="nearest")
+        z = F.interpolate(self.dec3(z), scale_factor=2, mode="nearest")
+        return torch.sigmoid(self.out_bn(self.out_conv(z)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class BaselineCAE(nn.Module):
+    """The baseline CAE the paper compares with (Deep SVDD's CIFAR-10 LeNet-type CAE, as in the
+    authors' ``baselineCAE``), for 32 px inputs with 1 or 3 channels.
+
+    Encoder: ``Conv(32, 5x5), pool -> Conv(64, 5x5), pool -> Conv(128, 5x5), pool -> Dense(128)
+    + LeakyReLU``; decoder: reshape to ``8 x 4 x 4`` -> ``Conv(128), up -> Conv(64), up ->
+    Conv(32), up -> Conv(C, 5x5) + BN + sigmoid``. :meth:`embed` is the 128-d dense output.
+
+    ``bias=False, bn_affine=False`` gives the bias-free variant Deep SVDD needs (a network with
+    bias terms can map every input to the centre and collapse); ``bn`` overrides the BatchNorm
+    ``eps`` / ``momentum`` (Keras' by default; Deep SVDD's PyTorch code uses 1e-4 / 0.1).
+    """
+
+    def __init__(
+        self, in_channels: int = 1, rep_dim: int = 128, *, bias: bool = True, bn_affine: bool = True, bn: dict | None = None
+    ):
+        super().__init__()
+        if rep_dim % 16:
+            raise ValueError(f"rep_dim must be a multiple of 16 (it is reshaped to 4 x 4), got {rep_dim}")
+        self.in_channels = in_channels
+        self.rep_dim = self.embed_dim = rep_dim
+        kw = {"bias": bias, "affine": bn_affine, "bn": bn}
+        self.enc = nn.ModuleList([_ConvBNAct(in_channels, 32, 5, **kw), _ConvBNAct(32, 64, 5, **kw), _ConvBNAct(64, 128, 5, **kw)])
+        self.fc = nn.Linear(128 * 4 * 4, rep_dim, bias=bias)
+        self.dec = nn.ModuleList([_ConvBNAct(rep_dim // 16, 128, 5, **kw), _ConvBNAct(128, 64, 5, **kw), _ConvBNAct(64, 32, 5, **kw)])
+        self.out_conv = nn.Conv2d(32, in_channels, 5, padding=2, bias=bias)
+        self.out_bn = _bn(in_channels, bn_affine, bn)
+        keras_init_(self)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (32, 32):
+            raise ValueError(f"BaselineCAE takes 32 x 32 images, got {tuple(x.shape[-2:])}")
+        for layer in self.enc:
+            x = F.max_pool2d(layer(x), 2)
+        return F.leaky_relu(self.fc(x.flatten(1)), LEAK)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z = z.view(len(z), self.rep_dim // 16, 4, 4)
+        for layer in self.dec:
+            z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
+        return torch.sigmoid(self.out_bn(self.out_conv(z)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class EncoderOnly(nn.Module):
+    """``forward = cae.embed``: lets a training loop that calls ``forward`` train an encoder
+    (Deep SVDD's second stage). The decoder's parameters get no gradient and stay as they are."""
+
+    def __init__(self, cae: nn.Module):
+        super().__init__()
+        self.cae = cae
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cae.embed(x)

@@ -1,0 +1,127 @@
+"""Seed 000 autoencoder detectors: what each score is, batched seeds, CIFAR paths end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+import anomalens
+from anomalens.eval.benchmark import read_results, run_benchmark
+from anomalens.scoring.ocsvm import OCSVMScorer
+
+from ..conftest import make_images
+from ..data.test_cifar import write_cifar10
+
+NET = {"epochs": 2, "finetune_epochs": 1, "lr": 3e-3, "finetune_lr": 1e-3, "batch_size": 16, "device": "cpu"}
+
+
+def padded(x):
+    t = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    return torch.nn.functional.pad(t, (8, 8, 8, 8))  # 16 -> 32 px
+
+
+def test_inception_nnqed_flat_is_exact_nn_distance_of_gap_embedding(images, anomalies):
+    det = anomalens.create("inception_cae_nnqed", index="flat", **NET).fit(images)
+    with torch.no_grad():
+        tr = det.net_.encode(padded(images)).mean(dim=(2, 3)).numpy().astype(np.float64)
+        te = det.net_.encode(padded(anomalies)).mean(dim=(2, 3)).numpy().astype(np.float64)
+    d2 = ((te[:, None, :] - tr[None, :, :]) ** 2).sum(-1).min(axis=1)
+    np.testing.assert_allclose(det.score(anomalies), d2, rtol=1e-4, atol=1e-6)
+    # leave-one-out training scores: each image's nearest *other* training image
+    dtr = ((tr[:, None, :] - tr[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(dtr, np.inf)
+    np.testing.assert_allclose(det.train_scores_, dtr.min(axis=1), rtol=1e-4, atol=1e-6)
+
+
+def test_pq_and_fastscan_share_the_network_and_rank_alike(images, anomalies):
+    normal = make_images(16, seed=5)
+    x = np.concatenate([normal, anomalies])
+    y = np.r_[np.zeros(16), np.ones(16)]
+    aucs = {}
+    for index in ("flat", "pq", "pq_fastscan"):
+        det = anomalens.create("inception_cae_nnqed", index=index, m=16, **NET).fit(images)
+        from anomalens.eval.metrics import auroc
+
+        aucs[index] = auroc(y, det.score(x))
+    assert min(aucs.values()) > 0.9, aucs
+
+
+def test_reconstruction_error_score(images, anomalies):
+    det = anomalens.create("cae_re", **NET).fit(images)
+    x = padded(anomalies)
+    with torch.no_grad():
+        expected = ((det.net_(x) - x) ** 2).mean(dim=(1, 2, 3)).numpy()
+    np.testing.assert_allclose(det.score(anomalies), expected, rtol=1e-5)
+
+
+def test_ocsvm_scorer_matches_sklearn_and_survives_state_roundtrip():
+    from sklearn.svm import OneClassSVM
+
+    rng = np.random.default_rng(0)
+    X, Q = rng.normal(size=(200, 8)), rng.normal(size=(50, 8)) * 1.5
+    sc = OCSVMScorer(nu=0.5, gamma="auto").fit(X)
+    ref = OneClassSVM(kernel="rbf", nu=0.5, gamma=1 / 8).fit(X)
+    np.testing.assert_allclose(sc.score(Q), -ref.decision_function(Q), rtol=1e-8, atol=1e-10)
+    again = OCSVMScorer().set_state(sc.get_state())
+    np.testing.assert_array_equal(again.score(Q), sc.score(Q))
+
+
+def test_ocsvm_bad_gamma_is_named():
+    with pytest.raises(ValueError, match="'gamma'"):
+        anomalens.create("cae_ocsvm", gamma=-1.0, **NET).fit(make_images(20))
+
+
+def test_deepsvdd_centre_and_score(images, anomalies):
+    det = anomalens.create("deepsvdd", **NET).fit(images)
+    assert det.center_.shape == (128,) and np.all(np.abs(det.center_) >= det.eps)
+    with torch.no_grad():
+        z = det.net_.embed(padded(anomalies)).numpy().astype(np.float64)
+    np.testing.assert_allclose(det.score(anomalies), ((z - det.center_) ** 2).sum(1), rtol=1e-4)
+    assert all(p.dim() > 1 for p in det.net_.parameters())  # bias-free network
+
+
+@pytest.mark.parametrize("name", ["inception_cae_nnqed", "deepsvdd"])
+def test_fit_seeds_equals_separate_fits(name, images, anomalies):
+    kw = {**NET, "index": "flat"} if name.endswith("nnqed") else NET
+    together = anomalens.create(name, **kw).fit_seeds(images, [3, 4])
+    for det, seed in zip(together, [3, 4]):
+        alone = anomalens.create(name, **kw, seed=seed).fit(images)
+        assert det.seed == seed
+        np.testing.assert_allclose(det.score(anomalies), alone.score(anomalies), rtol=2e-3, atol=1e-6)
+    assert not np.allclose(together[0].score(anomalies), together[1].score(anomalies))
+
+
+def test_baseline_cae_needs_32px_and_bad_device_is_named():
+    with pytest.raises(ValueError, match="32 x 32"):
+        anomalens.create("cae_nnqed", **NET).set_params(pad_to=None).fit(make_images(20, size=16))
+    with pytest.raises(ValueError, match="'device'"):
+        anomalens.create("cae_re", **{**NET, "device": "tpu"}).fit(make_images(20))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        anomalens.create("inception_cae_re", **NET).set_params(pad_to=None).fit(make_images(20, size=12))
+
+
+@pytest.mark.parametrize("method", ["inception_cae_nnqed", "cae_nnqed", "inception_cae_re", "cae_re", "cae_ocsvm", "deepsvdd"])
+def test_cifar10_rgb_path_end_to_end(method, tmp_path):
+    """Published CIFAR-10 python format -> one-vs-rest -> RGB network -> results rows."""
+    write_cifar10(tmp_path / "data", n=40)
+    out = tmp_path / "r.jsonl"
+    over = {**NET, "epochs": 1, "finetune_epochs": 0}
+    if method.endswith("nnqed"):
+        over["m"] = 16
+    rows = run_benchmark(method, "cifar10", classes="0", seeds="0,1", preset="paper_cifar", out=out,
+                         overrides=over, data_root=tmp_path / "data", progress=False)
+    assert [r["seed"] for r in rows] == [0, 1] and all(r["fit_models_batched"] == 2 for r in rows)
+    assert all(0 <= r["auroc"] <= 1 for r in rows) and rows[0]["params"]["epochs"] == 1
+    assert len(read_results(out)) == 2
+    assert run_benchmark(method, "cifar10", classes="0", seeds="0,1", preset="paper_cifar", out=out,
+                         overrides=over, data_root=tmp_path / "data", progress=False) == []  # resumed: nothing left
+
+
+def test_paper_presets_follow_the_paper():
+    p = anomalens.create("inception_cae_nnqed", preset="paper").get_params()
+    assert (p["epochs"], p["finetune_epochs"], p["lr"], p["finetune_lr"], p["batch_size"], p["weight_decay"]) == (
+        100, 50, 1e-4, 1e-5, 200, 1e-6)
+    assert (p["index"], p["m"], p["nbits"], p["k"]) == ("pq", 32, 4, 1)
+    c = anomalens.create("cae_nnqed", preset="paper_cifar").get_params()
+    assert (c["epochs"], c["finetune_epochs"]) == (250, 100)
+    o = anomalens.create("cae_ocsvm", preset="paper").get_params()
+    assert (o["nu"], o["gamma"]) == (0.5, "auto")

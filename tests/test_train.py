@@ -1,0 +1,92 @@
+"""The shared training loop: batched models equal sequential ones, determinism, schedule."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from anomalens.nn import InceptionCAE
+from anomalens.train import Phase, predict_batches, resolve_device, seeded, to_uint8_tensor, train_models
+
+from .conftest import make_images
+
+
+def tiny(seed):
+    # no bias before BatchNorm: its gradient is ~0 and Adam would amplify float noise into steps
+    return seeded(seed, lambda: nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.1), nn.Conv2d(4, 1, 3, padding=1), nn.Sigmoid()))
+
+
+def mse(forward, x, target):
+    return (forward(x) - x).pow(2).mean()
+
+
+@pytest.fixture
+def data():
+    return to_uint8_tensor(make_images(50, size=8), torch.device("cpu"))
+
+
+def state(m):
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def test_k_models_at_once_equal_k_sequential_trainings(data):
+    phases = [Phase(2, 1e-2), Phase(1, 1e-3)]
+    together = [tiny(1), tiny(2)]
+    res = train_models(together, data, mse, phases=phases, batch_size=16, seeds=[1, 2])
+    for k, seed in enumerate([1, 2]):
+        alone = tiny(seed)
+        single = train_models([alone], data, mse, phases=phases, batch_size=16, seeds=[seed])
+        np.testing.assert_allclose(res.losses[k], single.losses[0], rtol=1e-4)
+        for name, v in state(alone).items():  # weights, BN running stats, counters
+            torch.testing.assert_close(state(together[k])[name], v, rtol=1e-4, atol=1e-5)
+    assert res.losses.shape == (2, 3) and res.images_seen == 2 * 3 * 50
+
+
+def test_seeds_are_deterministic_and_distinct(data):
+    runs = [train_models([tiny(0)], data, mse, phases=[Phase(2, 1e-2)], batch_size=16, seeds=[s]).losses for s in (5, 5, 6)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])  # another seed, another batch order
+
+
+def test_loss_decreases_on_a_real_network():
+    x = to_uint8_tensor(make_images(40, size=16), torch.device("cpu"))
+    x = torch.nn.functional.pad(x, (8, 8, 8, 8))
+    net = seeded(0, lambda: InceptionCAE(1))
+    res = train_models([net], x, mse, phases=[Phase(10, 3e-3)], batch_size=20, seeds=[0])
+    assert res.losses[0, -1] < 0.8 * res.losses[0, 0]
+    assert np.all(np.diff(res.losses[0]) < 0.01)  # no divergence on the way
+    net.eval()
+    err = predict_batches(lambda b: (net(b) - b).pow(2).mean(dim=(1, 2, 3)), x, batch_size=7)
+    assert err.shape == (40,) and err.dtype == np.float64
+
+
+def test_lr_phase_is_applied(data):
+    """An lr of (almost) zero leaves the weights unchanged; the second phase's lr is used."""
+    m = tiny(0)
+    before = state(m)
+    train_models([m], data, mse, phases=[Phase(1, 1e-12)], batch_size=25, seeds=[0], weight_decay=0.0)
+    after = state(m)
+    torch.testing.assert_close(after["0.weight"], before["0.weight"], rtol=0, atol=1e-8)
+    assert not torch.equal(after["1.running_mean"], before["1.running_mean"])  # BN stats still move
+
+
+def test_bad_arguments(data):
+    with pytest.raises(ValueError, match="one seed per model"):
+        train_models([tiny(0)], data, mse, phases=[Phase(1, 1e-3)], seeds=[0, 1])
+    with pytest.raises(ValueError, match="precision"):
+        train_models([tiny(0)], data, mse, phases=[Phase(1, 1e-3)], seeds=[0], precision="fp8")
+    with pytest.raises(ValueError, match="CUDA"):
+        train_models([tiny(0)], data, mse, phases=[Phase(1, 1e-3)], seeds=[0], cuda_graph=True)
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_nan_loss_is_reported(data):
+    def bad(forward, x, target):
+        return forward(x).sum() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="NaN"):
+        train_models([tiny(0)], data, bad, phases=[Phase(1, 1e-3)], seeds=[0])
