@@ -40,7 +40,24 @@ def test_k_models_at_once_equal_k_sequential_trainings(data):
         np.testing.assert_allclose(res.losses[k], single.losses[0], rtol=1e-4)
         for name, v in state(alone).items():  # weights, BN running stats, counters
             torch.testing.assert_close(state(together[k])[name], v, rtol=1e-4, atol=1e-5)
-    assert res.losses.shape == (2, 3) and res.images_seen == 2 * 3 * 50
+    assert res.losses.shape == (2, 3) and res.images_seen == 2 * 3 * 48  # 3 full batches of 16 per epoch
+
+
+def test_models_with_different_training_sets_match_solo_training():
+    """Ten classes at once: a model with fewer images sits out the tail of each epoch untouched."""
+    small, large = to_uint8_tensor(make_images(35, size=8, seed=1), torch.device("cpu")), to_uint8_tensor(
+        make_images(70, size=8, seed=2), torch.device("cpu"))
+    phases = [Phase(2, 1e-2), Phase(1, 1e-3)]
+    together = [tiny(1), tiny(2)]
+    res = train_models(together, [small, large], mse, phases=phases, batch_size=16, seeds=[1, 2])
+    for k, (seed, d) in enumerate([(1, small), (2, large)]):
+        alone = tiny(seed)
+        single = train_models([alone], d, mse, phases=phases, batch_size=16, seeds=[seed])
+        np.testing.assert_allclose(res.losses[k], single.losses[0], rtol=1e-4)
+        for name, v in state(alone).items():
+            torch.testing.assert_close(state(together[k])[name], v, rtol=1e-4, atol=1e-5)
+    assert int(state(together[0])["1.num_batches_tracked"]) == 3 * 2  # 35 // 16 steps x 3 epochs
+    assert int(state(together[1])["1.num_batches_tracked"]) == 3 * 4
 
 
 def test_seeds_are_deterministic_and_distinct(data):

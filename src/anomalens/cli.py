@@ -79,20 +79,26 @@ def benchmark(
     classes: str = typer.Option("all", help="'all', '3', '0,2,5' or '0-4'."),
     seeds: str = typer.Option("0", help="'0', '0,1,2' or '0-9'."),
     preset: str = typer.Option("quick", help="paper | paper_cifar | quick (see `anomalens list`)."),
-    batch_seeds: bool = typer.Option(True, help="Train a class's seeds together as one batched network."),
+    batch_models: Optional[int] = typer.Option(
+        None, help="Train up to N (class, seed) runs together as one batched network (default: each class's "
+        "seeds together; 1: one at a time)."),
+    also: Optional[list[str]] = typer.Option(
+        None, help="Also score with NAME[:k=v,...] on the same trained network (repeatable), e.g. "
+        "inception_cae_re or inception_cae_nnqed:index=flat; rows go to <out folder>/NAME-DATASET-PRESET.jsonl."),
     data_root: Optional[Path] = typer.Option(None, help="Folder holding a user-supplied dataset."),
     category: Optional[str] = typer.Option(None, help="Category, for --dataset folder."),
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
+    save_models: Optional[Path] = typer.Option(None, help="Also save every fitted model under this folder."),
 ) -> None:
     """Run a detector over classes x seeds; one JSON line per run."""
-    from .eval.benchmark import run_benchmark
+    from .eval.benchmark import parse_also, run_benchmark
 
     try:
         rows = run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
-            batch_seeds=batch_seeds,
+            batch_models=batch_models, also=parse_also(also or []), save_models=save_models,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

@@ -1,7 +1,7 @@
 """The one training loop every network detector uses, and batched inference.
 
-:func:`train_models` trains ``K >= 1`` networks of the same architecture *at once* on the
-same images, each with its own seed (initial weights are the caller's; the shuffling order
+:func:`train_models` trains ``K >= 1`` networks of the same architecture *at once*, on the
+same images or each on its own, each with its own seed (initial weights are the caller's; the shuffling order
 is drawn from ``seeds``). The K parameter sets are stacked and the step is vectorised with
 ``torch.func.vmap``, which runs the K networks as one batched network (grouped kernels), so
 small networks keep a GPU busy. Because Adam and weight decay act element by element, the
@@ -10,8 +10,11 @@ K stacked models follow exactly the updates they would get if trained one after 
 
 Settings (seed 000, following Ruff et al.'s Deep SVDD): Adam, a list of :class:`Phase`
 (``epochs`` at learning rate ``lr``; the paper's schedule is 100 epochs at 1e-4 then 50 at
-1e-5 for MNIST / Fashion-MNIST), mini-batches of 200 reshuffled every epoch (the last,
-partial batch is used, as Keras does), weight decay 1e-6 (Adam's L2 term).
+1e-5 for MNIST / Fashion-MNIST), mini-batches of 200 reshuffled every epoch, weight decay
+1e-6 (Adam's L2 term). Every step has the same shape: the last, partial batch of an epoch
+is dropped (Keras would use it; the images it holds are seen in other epochs). The K models
+may also have *different* training sets (ten classes at once): a model whose epoch is
+shorter sits the remaining steps out, untouched.
 
 On CUDA the images stay on the GPU as uint8 and are converted per batch; the full step
 (forward, backward, Adam) can be captured once in a CUDA graph and replayed (``cuda_graph``)
@@ -92,7 +95,7 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 def train_models(
     models: Sequence[nn.Module],
-    data: torch.Tensor,
+    data: torch.Tensor | Sequence[torch.Tensor],
     loss_fn: LossFn,
     *,
     phases: Sequence[Phase],
@@ -105,88 +108,137 @@ def train_models(
     progress: bool = False,
     desc: str = "train",
 ) -> TrainResult:
-    """Train ``models`` (same architecture, already on ``data.device``) in place.
+    """Train ``models`` (same architecture, already on the data's device) in place.
 
     Parameters
     ----------
     models : list of nn.Module
         K networks; their current weights are the initial weights.
-    data : Tensor
-        ``N x C x H x W`` training images, uint8 (0-255) or float in [0, 1], on the training device.
+    data : Tensor or list of K Tensors
+        ``N x C x H x W`` training images, uint8 (0-255) or float in [0, 1], on the training
+        device: one tensor shared by all models, or one per model (sizes may differ, e.g. the
+        ten one-vs-rest classes).
     loss_fn : callable
         ``loss_fn(forward, x, target) -> scalar`` for one model.
     phases : list of Phase
         The learning-rate schedule.
     seeds : list of int
-        One per model: seeds the order in which that model sees the images.
+        One per model: seeds the order in which that model sees its images.
     targets : Tensor, optional
         ``K x ...``: a per-model tensor handed to ``loss_fn`` (e.g. Deep SVDD's centre).
     cuda_graph : bool or "auto"
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
         bf16 autocast of the forward pass (CUDA only).
+
+    An epoch is ``n_k // batch_size`` full mini-batches of model k's images in a fresh random
+    order (the last partial batch is dropped, so every step has the same shape; the next
+    epoch reshuffles). Models with fewer images sit out the epoch's last steps: their
+    parameters, Adam state and BatchNorm statistics are left exactly as they were, so each
+    model makes the same updates as if it were trained alone.
     """
     K = len(models)
     if K == 0 or len(seeds) != K:
         raise ValueError(f"need one seed per model, got {K} models and {len(seeds)} seeds")
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    n = len(data)
-    if n == 0:
+    datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
+    if len(datas) != K:
+        raise ValueError(f"need one training tensor per model, got {len(datas)} for {K} models")
+    sizes = [len(d) for d in datas]
+    if min(sizes) == 0:
         raise ValueError("no training images")
-    device = data.device
+    if len({tuple(d.shape[1:]) for d in datas}) > 1:
+        raise ValueError("all training tensors must have the same image shape")
+    device = datas[0].device
     use_graph = (device.type == "cuda") if cuda_graph == "auto" else bool(cuda_graph)
     if use_graph and device.type != "cuda":
         raise ValueError("cuda_graph=True needs the data on a CUDA device")
-    bs = min(batch_size, n)
+    shared = all(d is datas[0] for d in datas)
+    pool = datas[0] if shared else torch.cat(datas)
+    offsets = torch.tensor([0] * K if shared else np.cumsum([0] + sizes[:-1]).tolist(), device=device)
+    bs = min(batch_size, min(sizes))
+    steps = [n // bs for n in sizes]  # full batches per epoch, per model
+    n_steps = max(steps)
 
     for m in models:
         m.train()
-    params, buffers = stack_module_state(list(models))
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    # Each model keeps its own leaf tensors (so Adam keeps a step count per model); they are
+    # stacked inside the step, which is differentiable, and vmap runs the K copies at once.
+    leaves = [{k: p.detach().clone().requires_grad_(True) for k, p in m.named_parameters()} for m in models]
+    _, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
+    names = list(leaves[0])
 
     def one(p, b, x, t):
         return loss_fn(lambda inp: functional_call(base, (p, b), (inp,)), x, t)
 
     batched = vmap(one, in_dims=(0, 0, 0, 0 if targets is not None else None), randomness="different")
-    opt = torch.optim.Adam(params.values(), lr=phases[0].lr, weight_decay=weight_decay, capturable=use_graph)
+    opt = torch.optim.Adam([p for lv in leaves for p in lv.values()], lr=phases[0].lr, weight_decay=weight_decay,
+                           capturable=use_graph)
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     loss_sum = torch.zeros(K, device=device)
+    seen = torch.zeros(K, device=device)
 
     def step(idx: torch.Tensor) -> None:
-        x = _as_float(data[idx])  # K x b x C x H x W
+        x = _as_float(pool[idx])  # K x b x C x H x W
+        params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
             losses = batched(params, buffers, x, targets)
         opt.zero_grad(set_to_none=False)
         losses.float().sum().backward()
         opt.step()
-        loss_sum.add_(losses.detach().float() * idx.shape[1])
+        loss_sum.add_(losses.detach().float())
+        seen.add_(1.0)
+
+    def model_state(k: int) -> list[torch.Tensor]:
+        out = list(leaves[k].values())
+        out += [t for p in leaves[k].values() for t in opt.state.get(p, {}).values() if torch.is_tensor(t)]
+        return out
 
     total_epochs = sum(p.epochs for p in phases)
     history = np.zeros((K, total_epochs))
-    n_full, rest = divmod(n, bs)
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
     epoch = 0
     graphs: dict[int, tuple] = {}
+    all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(), loss_sum, seen]  # noqa: E731
     try:
         for phase in phases:
             for group in opt.param_groups:
                 group["lr"] = phase.lr
             graphs.clear()  # the learning rate is baked into a captured graph
             for _ in range(phase.epochs):
-                perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device, non_blocking=True)
+                perms = [torch.randperm(n, generator=g)[: s * bs] for n, g, s in zip(sizes, gens, steps)]
+                # models with fewer steps get placeholder batches (their own images) for the tail
+                perm = torch.stack([p.repeat(-(-n_steps * bs // len(p)))[: n_steps * bs] for p in perms])
+                perm = perm.to(device, non_blocking=True) + offsets[:, None]
                 loss_sum.zero_()
-                for j in range(n_full + (1 if rest else 0)):
+                seen.zero_()
+                for j in range(n_steps):
                     idx = perm[:, j * bs : (j + 1) * bs]
-                    if use_graph:
-                        _graph_step(graphs, idx, step, [*params.values(), *buffers.values(), loss_sum], opt)
+                    idle = [k for k in range(K) if j >= steps[k]]
+                    if idle:  # eager step, then undo it for the idle models
+                        with torch.no_grad():
+                            saved = {k: [t.clone() for t in model_state(k)] for k in idle}
+                            saved_buf = {n: b.clone() for n, b in buffers.items()}
+                            saved_loss = (loss_sum.clone(), seen.clone())
+                        step(idx)
+                        with torch.no_grad():
+                            for k in idle:
+                                for t, v in zip(model_state(k), saved[k]):
+                                    t.copy_(v)
+                                for n, b in buffers.items():
+                                    b[k].copy_(saved_buf[n][k])
+                                loss_sum[k] = saved_loss[0][k]
+                                seen[k] = saved_loss[1][k]
+                    elif use_graph:
+                        _graph_step(graphs, idx, step, all_state(), opt)
                     else:
                         step(idx)
-                history[:, epoch] = (loss_sum / n).cpu().numpy()  # one sync per epoch
+                history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
                 epoch += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{history[:, epoch - 1].mean():.5f}")
@@ -200,46 +252,9 @@ def train_models(
 
     with torch.no_grad():
         for k, m in enumerate(models):
-            state = {name: t[k] for name, t in {**params, **buffers}.items()}
-            m.load_state_dict(state)
-    return TrainResult(history, seconds, n * total_epochs * K, use_graph, str(device))
-
-
-def _graph_step(
-    graphs: dict, idx: torch.Tensor, step: Callable[[torch.Tensor], None], state: list[torch.Tensor], opt
-) -> None:
-    """Run ``step(idx)`` through a CUDA graph captured per batch width (full / last partial batch).
-
-    Capturing needs a few eager warm-up steps; they are undone afterwards (``state`` -- the
-    parameters, buffers and loss accumulator -- and Adam's moments are restored), so a graph
-    run makes exactly the same updates as an eager one.
-    """
-    width = idx.shape[1]
-    if width not in graphs:
-        static_idx = idx.clone()
-        with torch.no_grad():
-            saved = [t.detach().clone() for t in state]
-            saved_opt = {id(t): t.detach().clone() for st in opt.state.values() for t in st.values() if torch.is_tensor(t)}
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up (allocations, cuDNN autotuning) outside the graph
-            for _ in range(3):
-                step(static_idx)
-        torch.cuda.current_stream().wait_stream(side)
-        with torch.no_grad():
-            for t, s in zip(state, saved):
-                t.copy_(s)
-            for st in opt.state.values():
-                for t in st.values():
-                    if torch.is_tensor(t):
-                        t.copy_(saved_opt[id(t)]) if id(t) in saved_opt else t.zero_()
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            step(static_idx)
-        graphs[width] = (g, static_idx)
-    g, static_idx = graphs[width]
-    static_idx.copy_(idx)
-    g.replay()
+            m.load_state_dict({**leaves[k], **{name: t[k] for name, t in buffers.items()}})
+    images = sum(s * bs for s in steps) * total_epochs
+    return TrainResult(history, seconds, images, use_graph, str(device))
 
 
 @torch.no_grad()

@@ -125,3 +125,46 @@ def test_paper_presets_follow_the_paper():
     assert (c["epochs"], c["finetune_epochs"]) == (250, 100)
     o = anomalens.create("cae_ocsvm", preset="paper").get_params()
     assert (o["nu"], o["gamma"]) == (0.5, "auto")
+
+
+def test_derive_shares_the_network_and_only_fits_the_scorer(images, anomalies):
+    base = anomalens.create("inception_cae_nnqed", **NET).fit(images)
+    re = base.derive("inception_cae_re", images)
+    flat = base.derive("inception_cae_nnqed", images, index="flat")
+    assert re.net_ is base.net_ and flat.net_ is base.net_ and flat.index == "flat"
+    x = padded(anomalies)
+    with torch.no_grad():
+        np.testing.assert_allclose(re.score(anomalies), ((base.net_(x) - x) ** 2).mean(dim=(1, 2, 3)).numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="another network"):
+        base.derive("cae_re", images)
+    with pytest.raises(ValueError, match="training parameters"):
+        base.derive("inception_cae_re", images, epochs=7)
+
+
+def test_runner_writes_derived_rows_once(tmp_path, monkeypatch):
+    write_cifar10(tmp_path / "data", n=60)
+    out = tmp_path / "cae_nnqed-cifar10-quick.jsonl"
+    kw = dict(classes="1", seeds="0", preset="quick", out=out, data_root=tmp_path / "data", progress=False,
+              overrides={**NET, "epochs": 1, "finetune_epochs": 0, "m": 16},
+              also=[("cae_re", {}), ("cae_ocsvm", {}), ("cae_nnqed", {"index": "flat"})])
+    rows = run_benchmark("cae_nnqed", "cifar10", **kw)
+    assert [(r["method"], r.get("derived_from")) for r in rows] == [
+        ("cae_re", "cae_nnqed"), ("cae_ocsvm", "cae_nnqed"), ("cae_nnqed", "cae_nnqed"), ("cae_nnqed", None)]
+    assert len(read_results(tmp_path / "cae_re-cifar10-quick.jsonl")) == 1
+    assert {r["params"]["index"] for r in read_results(out)} == {"pq", "flat"}
+    assert run_benchmark("cae_nnqed", "cifar10", **kw) == []
+    with pytest.raises(ValueError, match="unknown detector"):
+        run_benchmark("cae_nnqed", "cifar10", **{**kw, "also": [("nope", {})]})
+
+
+def test_runner_batches_across_classes_like_one_at_a_time(tmp_path):
+    """batch_models=4 trains (class, seed) runs of two classes as one network; same rows as 1 by 1."""
+    write_cifar10(tmp_path / "data", n=60)
+    kw = dict(classes="1,2", seeds="0,1", preset="quick", data_root=tmp_path / "data", progress=False,
+              overrides={**NET, "epochs": 1, "finetune_epochs": 1, "index": "flat"})
+    together = run_benchmark("inception_cae_nnqed", "cifar10", out=tmp_path / "a.jsonl", batch_models=4, **kw)
+    alone = run_benchmark("inception_cae_nnqed", "cifar10", out=tmp_path / "b.jsonl", batch_models=1, **kw)
+    assert [r["fit_models_batched"] for r in together] == [4] * 4 and [r["fit_models_batched"] for r in alone] == [1] * 4
+    for a, b in zip(together, alone):
+        assert (a["normal_class"], a["seed"]) == (b["normal_class"], b["seed"])
+        assert a["auroc"] == pytest.approx(b["auroc"], abs=0.02)

@@ -162,24 +162,57 @@ class _NetworkDetector(BaseDetector):
         )
 
     @classmethod
-    def _fit_group(cls, dets: list[BaseDetector], X: np.ndarray) -> None:
+    def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
         d0 = dets[0]
         device = d0._torch_device()
-        data = d0._tensor(X, device)
-        nets = [d._build_net(data.shape[1]).to(device) for d in dets]
-        log = d0._train(dets, nets, data)
+        tensors: dict[int, Any] = {}
+        for X in Xs:  # one device copy per distinct training set
+            if id(X) not in tensors:
+                tensors[id(X)] = d0._tensor(X, device)
+        datas = [tensors[id(X)] for X in Xs]
+        nets = [d._build_net(datas[0].shape[1]).to(device) for d in dets]
+        log = d0._train(dets, nets, datas)
         for d, net in zip(dets, nets):
             net.eval()
             d.net_ = net
             d.train_log_ = log
-        cls._after_training(dets, data)
+        cls._after_training(dets, datas)
 
     def _fit(self, X: np.ndarray) -> None:
-        type(self)._fit_group([self], X)
+        type(self)._fit_group([self], [X])
 
     @classmethod
-    def _after_training(cls, dets: list, data) -> None:
-        """Fit each detector's scorer on the trained network (``data``: the training tensor)."""
+    def _after_training(cls, dets: list, datas: list) -> None:
+        """Fit each detector's scorer on its trained network (``datas``: each one's training tensor)."""
+
+    def derive(self, name: str, X: Any, **overrides: Any) -> _NetworkDetector:
+        """Another detector on this detector's *trained network*, fitted on the same images ``X``.
+
+        ``name`` must be a detector of the same network (``inception_cae_re`` from
+        ``inception_cae_nnqed``, ``cae_ocsvm`` from ``cae_nnqed``, or the same name with another
+        ``index``); the training parameters are copied, ``overrides`` set the scorer's own
+        (e.g. ``index="flat"``). Only the scorer is fitted, so the paper's comparisons of
+        scores on one network (EED vs QED, RE vs NN-QED, m / c sweep) cost one training.
+        """
+        from ..registry import create
+
+        self._check_is_fitted()
+        mine = self.get_params()
+        other = create(name)
+        shared = {k: mine[k] for k in other.get_params() if k in mine}
+        other.set_params(**{**shared, **overrides})
+        if getattr(other, "arch", None) != self.arch:
+            raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
+        changed = [k for k in _TRAIN_CONSTRAINTS if k in overrides and k in mine and overrides[k] != mine[k]]
+        if changed:
+            raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
+        arr = other._begin_fit(X)
+        if tuple(other.input_shape_) != tuple(self.input_shape_):
+            raise ValueError(f"X has shape {other.input_shape_}, the network was trained on {tuple(self.input_shape_)}")
+        other.net_, other.train_log_ = self.net_, getattr(self, "train_log_", None)
+        type(other)._after_training([other], [other._tensor(arr)])
+        other._end_fit(arr)
+        return other
 
     def _apply(self, fn, X: np.ndarray) -> np.ndarray:
         from ..train import predict_batches
@@ -224,10 +257,10 @@ class _KNNMixin:
         return max(self.k + 1, 2**self.nbits if self.index != "flat" else 2)
 
     @classmethod
-    def _after_training(cls, dets, data) -> None:
+    def _after_training(cls, dets, datas) -> None:
         from ..train import predict_batches
 
-        for d in dets:
+        for d, data in zip(dets, datas):
             emb = predict_batches(d.net_.embed, data)
             d.scorer_ = d._new_scorer().fit(emb)
             d._train_embedding = emb
@@ -353,10 +386,10 @@ class CAEOCSVM(_NetworkDetector):
             raise ValueError(f"parameter 'gamma' must be 'auto', 'scale' or a positive number, got {self.gamma!r}")
 
     @classmethod
-    def _after_training(cls, dets, data) -> None:
+    def _after_training(cls, dets, datas) -> None:
         from ..train import predict_batches
 
-        for d in dets:
+        for d, data in zip(dets, datas):
             d.scorer_ = OCSVMScorer(nu=d.nu, gamma=d.gamma).fit(predict_batches(d.net_.embed, data))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
@@ -399,7 +432,7 @@ class DeepSVDD(_NetworkDetector):
         _store(self, locals())
 
     @classmethod
-    def _after_training(cls, dets, data) -> None:
+    def _after_training(cls, dets, datas) -> None:
         import torch
 
         from ..nn import EncoderOnly
@@ -407,14 +440,14 @@ class DeepSVDD(_NetworkDetector):
 
         d0 = dets[0]
         centres = []
-        for d in dets:
+        for d, data in zip(dets, datas):
             c = predict_batches(d.net_.embed, data).mean(axis=0)
             small = np.abs(c) < d.eps
             c[small] = np.where(c[small] < 0, -d.eps, d.eps)
             centres.append(c)
         encoders = [EncoderOnly(d.net_) for d in dets]
-        targets = torch.tensor(np.stack(centres), dtype=torch.float32, device=data.device)
-        log = d0._train(dets, encoders, data, loss=_svdd_loss, targets=targets, what="svdd")
+        targets = torch.tensor(np.stack(centres), dtype=torch.float32, device=datas[0].device)
+        log = d0._train(dets, encoders, datas, loss=_svdd_loss, targets=targets, what="svdd")
         for d, c in zip(dets, centres):
             d.net_.eval()
             d.center_ = c

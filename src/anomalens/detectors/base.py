@@ -173,25 +173,36 @@ class BaseDetector:
     def fit_seeds(self, X: Any, seeds: Sequence[int]) -> list[BaseDetector]:
         """Fit one copy of this detector per seed on the same images; returns the fitted copies.
 
-        The result equals ``[clone(self).set_params(seed=s).fit(X) for s in seeds]``; detectors
-        that can train the copies together (one batched network, see :mod:`anomalens.train`)
-        do so, which is much faster on a GPU.
+        The result equals ``[clone(self).set_params(seed=s).fit(X) for s in seeds]``.
         """
-        if len(seeds) == 0:
-            raise ValueError("seeds is empty")
+        return self.fit_many([X] * len(seeds), seeds)
+
+    def fit_many(self, Xs: Sequence[Any], seeds: Sequence[int]) -> list[BaseDetector]:
+        """Fit one copy of this detector per ``(X, seed)`` pair; returns the fitted copies.
+
+        The result equals ``[clone(self).set_params(seed=s).fit(X) for X, s in zip(Xs, seeds)]``;
+        detectors that can train the copies together (one batched network, see
+        :mod:`anomalens.train`) do so, which is much faster on a GPU. Passing the same object
+        several times (several seeds of one class) converts it once.
+        """
+        if len(Xs) == 0 or len(Xs) != len(seeds):
+            raise ValueError(f"need one seed per training set, got {len(Xs)} sets and {len(seeds)} seeds")
         dets = [type(self)(**{**self.get_params(), "seed": int(s)}) for s in seeds]
-        arr = dets[0]._begin_fit(X)
-        for d in dets[1:]:
-            d._begin_fit(arr)
-        type(self)._fit_group(dets, arr)
-        for d in dets:
+        converted: dict[int, np.ndarray] = {}
+        arrs = []
+        for d, X in zip(dets, Xs):
+            arr = d._begin_fit(converted.get(id(X), X))
+            converted.setdefault(id(X), arr)
+            arrs.append(converted[id(X)])
+        type(self)._fit_group(dets, arrs)
+        for d, arr in zip(dets, arrs):
             d._end_fit(arr)
         return dets
 
     @classmethod
-    def _fit_group(cls, dets: list[BaseDetector], X: np.ndarray) -> None:
-        """``_fit`` for several copies that differ only in ``seed``; override to batch them."""
-        for d in dets:
+    def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
+        """``_fit`` for several copies that differ only in ``seed`` and data; override to batch them."""
+        for d, X in zip(dets, Xs):
             d._fit(X)
 
     def _begin_fit(self, X: Any) -> np.ndarray:

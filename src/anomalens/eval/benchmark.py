@@ -139,6 +139,61 @@ def _peak_memory_mb(det: Any) -> float:
     return rss / (2**20 if platform.system() == "Darwin" else 2**10)
 
 
+def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any, fit_seconds: float, commit: str,
+             batched: int) -> dict[str, Any]:
+    """Score the test split with a fitted detector and build its results row."""
+    t1 = time.perf_counter()
+    scores = det.score(split.x_test)
+    t2 = time.perf_counter()
+    metrics = evaluate(split.y_test, scores, det.threshold_)
+    row = {
+        **base, "method": method, "seed": seed,
+        **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
+        "f1_oracle": metrics["f1_oracle"],
+        "fit_seconds": round(fit_seconds, 4), "score_seconds": round(t2 - t1, 4),
+        "peak_memory_mb": round(_peak_memory_mb(det), 1),
+        "n_train": int(len(split.x_train)), "n_test": int(len(split.x_test)),
+        "device": det.device_name, "params": det.get_params(), "version": __version__, "commit": commit,
+        "fit_models_batched": batched,
+    }
+    if not np.isfinite(row["auroc"]):  # pragma: no cover - evaluate() already checks
+        raise RuntimeError(f"non-finite AUROC for {method} class {base['normal_class']} seed {seed}")
+    return row
+
+
+def _groups(tasks: list[tuple[int, int]], batch_models: int | None) -> list[list[tuple[int, int]]]:
+    if batch_models is None:
+        by_class: dict[int, list[tuple[int, int]]] = {}
+        for t in tasks:
+            by_class.setdefault(t[0], []).append(t)
+        return list(by_class.values())
+    if batch_models < 1:
+        raise ValueError(f"batch_models must be None or >= 1, got {batch_models}")
+    return [tasks[i : i + batch_models] for i in range(0, len(tasks), batch_models)]
+
+
+def parse_also(specs: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """``["inception_cae_re", "inception_cae_nnqed:index=flat,m=16"]`` -> [(name, overrides)]."""
+    out = []
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        over: dict[str, Any] = {}
+        for item in filter(None, rest.split(",")):
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise ValueError(f"--also {spec!r}: expected NAME or NAME:key=value,key=value")
+            over[key.strip()] = _parse_value(value.strip())
+        out.append((name.strip(), over))
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def run_benchmark(
     method: str,
     dataset: str,
@@ -153,14 +208,25 @@ def run_benchmark(
     category: str | None = None,
     image_size: int | None = None,
     progress: bool = True,
-    batch_seeds: bool = True,
+    batch_models: int | None = None,
+    also: Sequence[tuple[str, dict[str, Any]]] = (),
+    save_models: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
     Returns the rows written by this call (finished rows already in ``out`` are skipped).
-    With ``batch_seeds`` the pending seeds of a class are fitted together
-    (:meth:`~anomalens.detectors.BaseDetector.fit_seeds`); a row is written for each as soon
-    as the group is fitted, so an interrupted run loses at most one group.
+    Runs are fitted in groups with :meth:`~anomalens.detectors.BaseDetector.fit_many`
+    (network detectors train a group as one batched network): ``batch_models=None`` groups
+    the pending seeds of each class, ``N`` groups up to N (class, seed) runs across classes,
+    ``1`` fits one at a time. ``fit_seconds`` is then the group's time / its size. Rows are
+    written as soon as their group is fitted, so an interrupted run loses at most one group.
+
+    ``also`` lists detectors derived from each fitted one (same trained network, another
+    scorer, see ``derive``), as ``(name, overrides)``; their rows go to
+    ``<out's folder>/<name>-<dataset>-<preset>.jsonl`` with ``derived_from`` set.
+
+    ``save_models`` keeps every fitted detector under
+    ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
     from tqdm.auto import tqdm
 
@@ -176,48 +242,58 @@ def run_benchmark(
     class_ids = parse_classes(classes, protocol_classes(ds, protocol))
     seed_list = parse_seeds(seeds)
     ds_name = dataset if dataset != "folder" else ds.name
+    derived = []
+    for d_name, d_over in also:
+        probe = create(method, preset=preset, **overrides)
+        if not hasattr(probe, "derive"):
+            raise ValueError(f"{method!r} has no trained network to derive {d_name!r} from")
+        create(d_name, **d_over)  # unknown names / parameters fail before any training
+        d_path = out_path.parent / f"{d_name}-{ds_name}-{preset}.jsonl"
+        d_done = done if d_path.resolve() == out_path.resolve() else {_row_key(r) for r in read_results(d_path, repair=True)}
+        derived.append((d_name, d_over, d_path, d_done))
     commit = _git_commit()
     written: list[dict[str, Any]] = []
     bar = tqdm(total=len(class_ids) * len(seed_list), disable=not progress, unit="run", dynamic_ncols=True)
-    for c in class_ids:
-        split = make_split(ds, protocol, c)
-        normal_class: int | str = split.normal_class if protocol == "folder" else c
-        base = {"method": method, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
-        proto = create(method, preset=preset, **overrides)
-        pending = [s for s in seed_list if _row_key({**base, "seed": s, "params": proto.get_params()}) not in done]
-        bar.update(len(seed_list) - len(pending))
-        if not pending:
-            continue
-        # Seeds of one class share the training images: detectors that can train several
-        # copies as one batched network do so (fit_seconds is then the batch's time / K).
-        groups = [pending] if batch_seeds else [[s] for s in pending]
-        for group in groups:
-            bar.set_description(f"{method} {ds_name} class {normal_class} seed{'s' if len(group) > 1 else ''} "
-                                f"{','.join(map(str, group))}")
-            t0 = time.perf_counter()
-            dets = proto.fit_seeds(split.x_train, group)
-            fit_seconds = (time.perf_counter() - t0) / len(group)
-            for s, det in zip(group, dets):
+    proto = create(method, preset=preset, **overrides)
+    splits: dict[int, Any] = {}
+
+    def base_of(c: int) -> dict[str, Any]:
+        if c not in splits:
+            splits[c] = make_split(ds, protocol, c)
+        normal_class = splits[c].normal_class if protocol == "folder" else c
+        return {"method": method, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
+
+    tasks = [(c, s) for c in class_ids for s in seed_list
+             if _row_key({**base_of(c), "seed": s, "params": proto.get_params()}) not in done]
+    bar.update(len(class_ids) * len(seed_list) - len(tasks))
+    for group in _groups(tasks, batch_models):
+        label = ", ".join(f"{c}/{s}" for c, s in group)
+        bar.set_description(f"{method} {ds_name} class/seed {label if len(label) < 40 else label[:37] + '...'}")
+        t0 = time.perf_counter()
+        dets = proto.fit_many([splits[c].x_train for c, _ in group], [s for _, s in group])
+        fit_seconds = (time.perf_counter() - t0) / len(group)
+        for (c, s), det in zip(group, dets):
+            split, base = splits[c], base_of(c)
+            # derived rows first: a crash before the main row re-runs the group, and the
+            # derived rows already written are then skipped
+            for d_name, d_over, d_path, d_done in derived:
                 t1 = time.perf_counter()
-                scores = det.score(split.x_test)
-                t2 = time.perf_counter()
-                metrics = evaluate(split.y_test, scores, det.threshold_)
-                row = {
-                    **base, "seed": s,
-                    **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
-                    "f1_oracle": metrics["f1_oracle"],
-                    "fit_seconds": round(fit_seconds, 4), "score_seconds": round(t2 - t1, 4),
-                    "peak_memory_mb": round(_peak_memory_mb(det), 1),
-                    "n_train": int(len(split.x_train)), "n_test": int(len(split.x_test)),
-                    "device": det.device_name, "params": det.get_params(), "version": __version__, "commit": commit,
-                    "fit_models_batched": len(group),
-                }
-                if not np.isfinite(row["auroc"]):  # pragma: no cover - evaluate() already checks
-                    raise RuntimeError(f"non-finite AUROC for class {c} seed {s}")
-                _append_row(out_path, row)
-                done.add(_row_key(row))
-                written.append(row)
-                bar.update(1)
-                bar.set_postfix(auroc=f"{row['auroc']:.4f}")
+                ddet = det.derive(d_name, split.x_train, **d_over)
+                extra = time.perf_counter() - t1
+                drow = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, len(group))
+                drow["derived_from"] = method
+                if _row_key(drow) not in d_done:
+                    _append_row(d_path, drow)
+                    d_done.add(_row_key(drow))
+                    written.append(drow)
+            row = _run_row(det, method, base, s, split, fit_seconds, commit, len(group))
+            if save_models is not None:
+                det.save(Path(save_models) / f"{method}-{ds_name}-{preset}" / f"class{base['normal_class']}-seed{s}")
+            _append_row(out_path, row)
+            done.add(_row_key(row))
+            written.append(row)
+            bar.update(1)
+            bar.set_postfix(auroc=f"{row['auroc']:.4f}")
+        del dets
     bar.close()
     return written

@@ -25,7 +25,7 @@ from .reference import RefRow, find_reference
 
 __all__ = ["Group", "summarize", "render_markdown", "render_html", "render_summary", "update_readme", "write_report"]
 
-_HIDDEN_PARAMS = {"seed"}
+_HIDDEN_PARAMS = {"seed", "verbose"}
 
 
 @dataclass
