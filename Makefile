@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,22 @@ results: setup
 	$(BIN)/anomalens benchmark --method raw_nnqed --dataset fashion_mnist --classes all --seeds 0-2 \
 		--preset paper --out benchmarks/results/raw_nnqed-fashion_mnist-paper.jsonl
 	$(MAKE) report
+
+# Seed 000 on MNIST at the CPU-sized preset (about 45 min on 2 cores), one seed.
+results-000-quick: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=quick SEEDS=0 DATASETS=mnist SWEEP=0 sh benchmarks/seed000.sh
+	$(MAKE) report
+
+# Seed 000 at the paper's settings, 3 seeds, MNIST + Fashion-MNIST + the m/c sweep: a GPU job.
+# On the lent GPU machine (no venv): ANOMALENS="python3 -m anomalens" PYTHONPATH=src sh benchmarks/seed000.sh
+reproduce-000: setup
+	ANOMALENS="$(BIN)/anomalens" PYTHON="$(BIN)/python" PRESET=paper SEEDS=0-2 sh benchmarks/seed000.sh
+	$(MAKE) report
+
+# Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).
+knn-speed: setup
+	$(BIN)/python benchmarks/knn_speed.py --out benchmarks/results/knn_speed.json --markdown benchmarks/KNN_SPEED.md \
+		$(if $(wildcard models/inception_cae_nnqed-mnist-quick),--models models/inception_cae_nnqed-mnist-quick)
 
 report: setup
 	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md

@@ -2,7 +2,7 @@
 
 Part A times the three faiss indexes on the same synthetic 128-d vectors (10k, 100k and 1M
 training vectors, the same queries for each). Part B trains one network per MNIST class
-(``--method``/``--preset``), and scores the *same embeddings* with the three indexes (one
+(``--method``/``--preset``, or loads them from ``--models``), and scores the *same embeddings* with the three indexes (one
 network, three scorers via ``derive``), giving AUROC and the paper-sized timing (about
 6,000 training and 10,000 test vectors per class).
 
@@ -67,7 +67,7 @@ def part_a(sizes: list[int], n_queries: int, m: int, nbits: int, repeat: int) ->
     return rows
 
 
-def part_b(method: str, preset: str, classes: list[int], seed: int, repeat: int) -> list[dict]:
+def part_b(method: str, preset: str, classes: list[int], seed: int, repeat: int, models: Path | None) -> list[dict]:
     import anomalens
     from anomalens.data import load_dataset
     from anomalens.data.protocols import make_split
@@ -77,7 +77,10 @@ def part_b(method: str, preset: str, classes: list[int], seed: int, repeat: int)
     rows = []
     for c in classes:
         split = make_split(ds, "one_vs_rest", c)
-        det = anomalens.create(method, preset=preset, index="flat", seed=seed).fit(split.x_train)
+        if models is not None:  # saved by `anomalens benchmark --save-models`
+            det = anomalens.load(models / f"class{c}-seed{seed}").derive(method, split.x_train, index="flat")
+        else:
+            det = anomalens.create(method, preset=preset, index="flat", seed=seed).fit(split.x_train)
         emb_train, emb_test = det._embed(split.x_train), det._embed(split.x_test)
         for index in INDEXES:
             d = det if index == "flat" else det.derive(method, split.x_train, index=index)
@@ -127,6 +130,7 @@ def main() -> None:
     p.add_argument("--preset", default="quick")
     p.add_argument("--classes", default="0-9")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--models", type=Path, help="folder of saved detectors class<c>-seed<s> (instead of training)")
     p.add_argument("--skip-synthetic", action="store_true")
     p.add_argument("--skip-mnist", action="store_true")
     p.add_argument("--out", type=Path, required=True)
@@ -138,7 +142,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     a = [] if args.skip_synthetic else part_a(sizes, args.queries, args.m, args.nbits, args.repeat)
     b = [] if args.skip_mnist else part_b(args.method, args.preset, parse_classes(args.classes, range(10)), args.seed,
-                                          args.repeat)
+                                          args.repeat, args.models)
     import faiss
 
     result = {"machine": {"cpus": os.cpu_count(), "faiss_threads": faiss.omp_get_max_threads(),
