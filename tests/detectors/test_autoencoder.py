@@ -123,6 +123,9 @@ def test_paper_presets_follow_the_paper():
     assert (p["index"], p["m"], p["nbits"], p["k"]) == ("pq", 32, 4, 1)
     c = anomalens.create("cae_nnqed", preset="paper_cifar").get_params()
     assert (c["epochs"], c["finetune_epochs"]) == (250, 100)
+    # the fast-scan search of the same codes is the default; the presets pin the paper's plain PQ
+    assert anomalens.create("cae_nnqed").index == "pq_fastscan" == anomalens.create("raw_nnqed").index
+    assert anomalens.create("cae_nnqed", preset="quick").index == "pq"
     o = anomalens.create("cae_ocsvm", preset="paper").get_params()
     assert (o["nu"], o["gamma"]) == (0.5, "auto")
 
