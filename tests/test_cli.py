@@ -47,3 +47,22 @@ def test_list_and_datasets_commands():
     assert r.exit_code == 0 and "raw_nnqed" in r.output and "seed 000" in r.output
     r = runner.invoke(app, ["datasets"])
     assert r.exit_code == 0 and "fashion_mnist" in r.output and "cifar100" in r.output
+
+
+def test_benchmark_network_detector_with_also_and_saved_models(mvtec_root, tmp_path):
+    out = tmp_path / "cae_nnqed-folder-quick.jsonl"
+    r = runner.invoke(app, ["benchmark", "--method", "cae_nnqed", "--dataset", "folder", "--protocol", "folder",
+                            "--data-root", str(mvtec_root), "--category", "widget", "--out", str(out),
+                            "--seeds", "0,1", "--batch-models", "2", "--also", "cae_re", "--also", "cae_nnqed:index=flat",
+                            "--save-models", str(tmp_path / "models"), "--set", "epochs=1", "--set", "finetune_epochs=0",
+                            "--set", "batch_size=8", "--set", "m=16", "--set", "device=cpu"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((x["params"]["index"], x["seed"]) for x in rows) == [("flat", 0), ("flat", 1), ("pq", 0), ("pq", 1)]
+    assert len((tmp_path / "cae_re-folder:widget-quick.jsonl").read_text().splitlines()) == 2
+    saved = tmp_path / "models" / "cae_nnqed-folder:widget-quick" / "classwidget-seed1"
+    assert (saved / "config.json").exists()
+    r = runner.invoke(app, ["benchmark", "--method", "cae_nnqed", "--dataset", "folder", "--protocol", "folder",
+                            "--data-root", str(mvtec_root), "--category", "widget", "--out", str(out),
+                            "--also", "cae_nope"])
+    assert r.exit_code == 2 and "cae_nope" in r.output

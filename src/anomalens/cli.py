@@ -84,7 +84,8 @@ def benchmark(
         "seeds together; 1: one at a time)."),
     also: Optional[list[str]] = typer.Option(
         None, help="Also score with NAME[:k=v,...] on the same trained network (repeatable), e.g. "
-        "inception_cae_re or inception_cae_nnqed:index=flat; rows go to <out folder>/NAME-DATASET-PRESET.jsonl."),
+        "inception_cae_re or inception_cae_nnqed:index=flat; rows go to --out for the same method, else to "
+        "<out folder>/NAME-DATASET-PRESET.jsonl."),
     data_root: Optional[Path] = typer.Option(None, help="Folder holding a user-supplied dataset."),
     category: Optional[str] = typer.Option(None, help="Category, for --dataset folder."),
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),

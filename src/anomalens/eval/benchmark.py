@@ -222,8 +222,9 @@ def run_benchmark(
     written as soon as their group is fitted, so an interrupted run loses at most one group.
 
     ``also`` lists detectors derived from each fitted one (same trained network, another
-    scorer, see ``derive``), as ``(name, overrides)``; their rows go to
-    ``<out's folder>/<name>-<dataset>-<preset>.jsonl`` with ``derived_from`` set.
+    scorer, see ``derive``), as ``(name, overrides)``; their rows (with ``derived_from``
+    set) go to ``out`` when ``name`` is ``method`` (e.g. ``index="flat"``), else to
+    ``<out's folder>/<name>-<dataset>-<preset>.jsonl``.
 
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
@@ -248,7 +249,7 @@ def run_benchmark(
         if not hasattr(probe, "derive"):
             raise ValueError(f"{method!r} has no trained network to derive {d_name!r} from")
         create(d_name, **d_over)  # unknown names / parameters fail before any training
-        d_path = out_path.parent / f"{d_name}-{ds_name}-{preset}.jsonl"
+        d_path = out_path if d_name == method else out_path.parent / f"{d_name}-{ds_name}-{preset}.jsonl"
         d_done = done if d_path.resolve() == out_path.resolve() else {_row_key(r) for r in read_results(d_path, repair=True)}
         derived.append((d_name, d_over, d_path, d_done))
     commit = _git_commit()
