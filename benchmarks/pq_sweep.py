@@ -8,7 +8,7 @@ with ``--preset``. One JSONL row per (class, seed, m, c); the run resumes where 
 
     PYTHONPATH=src python benchmarks/pq_sweep.py --dataset fashion_mnist \\
         --models models/inception_cae_nnqed-fashion_mnist-paper --seeds 0-2 \\
-        --out benchmarks/results/pq_sweep-fashion_mnist-paper.jsonl --markdown benchmarks/PQ_SWEEP.md
+        --out benchmarks/results/sweeps/pq_sweep-fashion_mnist-paper.jsonl --markdown benchmarks/PQ_SWEEP.md
 """
 
 from __future__ import annotations

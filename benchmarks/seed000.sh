@@ -28,5 +28,5 @@ for ds in ${DATASETS:-mnist fashion_mnist}; do
 done
 if [ "${SWEEP:-1}" = 1 ] && [ -d "$M/inception_cae_nnqed-fashion_mnist-$P" ]; then
     ${PYTHON:-python3} benchmarks/pq_sweep.py --dataset fashion_mnist --models "$M/inception_cae_nnqed-fashion_mnist-$P" \
-        --seeds "$S" --out "$R/pq_sweep-fashion_mnist-$P.jsonl" --markdown "benchmarks/PQ_SWEEP-$P.md"
+        --seeds "$S" --out "$R/sweeps/pq_sweep-fashion_mnist-$P.jsonl" --markdown "benchmarks/PQ_SWEEP-$P.md"
 fi

@@ -107,3 +107,20 @@ def test_nan_loss_is_reported(data):
 
     with pytest.raises(FloatingPointError, match="NaN"):
         train_models([tiny(0)], data, bad, phases=[Phase(1, 1e-3)], seeds=[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_step_equals_eager_step():
+    """The captured step (warm-up undone) makes the same updates as the eager loop."""
+    dev = torch.device("cuda")
+    datas = [to_uint8_tensor(make_images(n, size=8, seed=n), dev) for n in (40, 56)]
+    runs = {}
+    for graph in (False, True):
+        models = [tiny(1).to(dev), tiny(2).to(dev)]
+        res = train_models(models, datas, mse, phases=[Phase(2, 1e-2), Phase(1, 1e-3)], batch_size=16, seeds=[1, 2],
+                           cuda_graph=graph)
+        runs[graph] = (res.losses, [state(m) for m in models])
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-4)
+    for a, b in zip(runs[True][1], runs[False][1]):
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
