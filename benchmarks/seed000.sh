@@ -8,6 +8,7 @@
 #   RESULTS     results folder [benchmarks/results]             MODELS   [models] (git-ignored)
 #   BATCH       extra runner flags, e.g. "--batch-models 30" to train 10 classes x 3 seeds at once
 #   SWEEP       1 = run the m/c sweep on Fashion-MNIST from the saved InceptionCAE models [1]
+#   SWEEP_SEEDS seeds of the sweep [0] (65 settings per model; about 4 min per model on 2 cores)
 #   PYTHON      for the sweep script [python3]
 set -eu
 A=${ANOMALENS:-anomalens}
@@ -28,5 +29,5 @@ for ds in ${DATASETS:-mnist fashion_mnist}; do
 done
 if [ "${SWEEP:-1}" = 1 ] && [ -d "$M/inception_cae_nnqed-fashion_mnist-$P" ]; then
     ${PYTHON:-python3} benchmarks/pq_sweep.py --dataset fashion_mnist --models "$M/inception_cae_nnqed-fashion_mnist-$P" \
-        --seeds "$S" --out "$R/sweeps/pq_sweep-fashion_mnist-$P.jsonl" --markdown "benchmarks/PQ_SWEEP-$P.md"
+        --seeds "${SWEEP_SEEDS:-0}" --out "$R/sweeps/pq_sweep-fashion_mnist-$P.jsonl" --markdown "benchmarks/PQ_SWEEP-$P.md"
 fi

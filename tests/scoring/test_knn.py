@@ -82,3 +82,10 @@ def test_errors(data):
         KNNScorer("hnsw")
     with pytest.raises(ValueError, match="nbits=4"):
         KNNScorer("pq_fastscan", nbits=8)
+
+
+def test_two_dim_subvectors_need_three_bits():
+    x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="nbits >= 3"):
+        KNNScorer(index="pq", m=4, nbits=2).fit(x)
+    assert KNNScorer(index="pq", m=4, nbits=3).fit(x).score(x[:3]).shape == (3,)

@@ -99,6 +99,12 @@ class KNNScorer:
                 f"index={self.index!r} needs at least {need} training vectors"
                 f"{f' (2**nbits = {2**self.nbits} PQ centroids)' if self.index != 'flat' else ''}, got {n}"
             )
+        if self.index != "flat" and d // self.m == 2 and 2**self.nbits < 8:
+            # faiss's SIMD look-up-table kernel for 2-d sub-vectors needs >= 8 centroids
+            raise ValueError(
+                f"index={self.index!r} with m={self.m} on {d}-d vectors (2-d sub-vectors) needs nbits >= 3 in faiss, "
+                f"got nbits={self.nbits}"
+            )
         if self.index == "flat":
             idx = faiss.IndexFlatL2(d)
         else:
