@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,7 +58,6 @@ class TrainResult:
     images_seen: int
     cuda_graph: bool
     device: str
-    extra: dict = field(default_factory=dict)
 
     @property
     def images_per_second(self) -> float:
@@ -75,11 +74,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def to_uint8_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``N x H x W x C`` uint8 (or float in [0, 1]) array -> uint8 ``N x C x H x W`` tensor on ``device``."""
+def to_uint8_tensor(X: np.ndarray, device: torch.device, pad_to: int | None = None) -> torch.Tensor:
+    """``N x H x W x C`` uint8 (or float in [0, 1]) array -> uint8 ``N x C x H x W`` tensor on
+    ``device``, zero-padded symmetrically up to ``pad_to`` x ``pad_to`` when smaller."""
     if X.dtype != np.uint8:
         X = np.clip(np.rint(np.asarray(X, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
-    return torch.from_numpy(np.ascontiguousarray(X.transpose(0, 3, 1, 2))).to(device)
+    t = torch.from_numpy(np.ascontiguousarray(X.transpose(0, 3, 1, 2)))
+    if pad_to is not None:
+        ph, pw = max(pad_to - t.shape[2], 0), max(pad_to - t.shape[3], 0)
+        if ph or pw:
+            t = torch.nn.functional.pad(t, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    return t.to(device)
 
 
 def seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
@@ -267,7 +272,3 @@ def predict_batches(
         out.append(fn(_as_float(data[i : i + batch_size])).float())
     return torch.cat(out).cpu().numpy().astype(np.float64)
 
-
-def count_parameters(module: nn.Module) -> int:
-    """Trainable parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -29,7 +29,6 @@ import numpy as np
 from ..scoring.knn import INDEX_TYPES, KNNScorer
 from ..scoring.ocsvm import OCSVMScorer
 from .base import BaseDetector, Interval, NoneOr, OneOf
-from .knn import pad_to_size
 
 __all__ = ["InceptionCAENNQED", "CAENNQED", "InceptionCAERE", "CAERE", "CAEOCSVM", "DeepSVDD"]
 
@@ -129,20 +128,18 @@ class _NetworkDetector(BaseDetector):
 
     def _tensor(self, X: np.ndarray, device=None):
         """Images -> padded uint8 ``N x C x H x W`` tensor on the detector's device."""
-        import torch
+        from ..train import to_uint8_tensor
 
-        if X.dtype != np.uint8:
-            X = np.clip(np.rint(X.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-        x = pad_to_size(np.ascontiguousarray(X.transpose(0, 3, 1, 2)), self.pad_to)
-        size = x.shape[-1]
-        if self.arch != "inception" and x.shape[-2:] != (32, 32):
+        x = to_uint8_tensor(X, device or self._torch_device(), self.pad_to)
+        h, w = x.shape[-2:]
+        if self.arch != "inception" and (h, w) != (32, 32):
             raise ValueError(
-                f"{type(self).__name__} uses the baseline CAE, which takes 32 x 32 images; got {x.shape[-2]} x {size} "
+                f"{type(self).__name__} uses the baseline CAE, which takes 32 x 32 images; got {h} x {w} "
                 f"after padding (pad_to={self.pad_to}); resize the images (image_size=32) or pad them"
             )
-        if x.shape[-2] % 8 or size % 8:
-            raise ValueError(f"{type(self).__name__}: image height and width must be multiples of 8 after padding, got {x.shape[-2]} x {size}")
-        return torch.from_numpy(np.ascontiguousarray(x)).to(device or self._torch_device())
+        if h % 8 or w % 8:
+            raise ValueError(f"{type(self).__name__}: image height and width must be multiples of 8 after padding, got {h} x {w}")
+        return x
 
     def _phases(self):
         from ..train import Phase
