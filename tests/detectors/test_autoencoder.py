@@ -142,6 +142,7 @@ def test_derive_shares_the_network_and_only_fits_the_scorer(images, anomalies):
         base.derive("cae_re", images)
     with pytest.raises(ValueError, match="training parameters"):
         base.derive("inception_cae_re", images, epochs=7)
+    assert base.derive("inception_cae_re", images, threshold_quantile=0.5).threshold_ < re.threshold_  # a scorer setting
 
 
 def test_runner_writes_derived_rows_once(tmp_path, monkeypatch):

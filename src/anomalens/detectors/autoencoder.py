@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..scoring.knn import INDEX_TYPES, KNNScorer
 from ..scoring.ocsvm import OCSVMScorer
 from .base import BaseDetector, Interval, NoneOr, OneOf
+from .knn import KNNScoring
 
 __all__ = ["InceptionCAENNQED", "CAENNQED", "InceptionCAERE", "CAERE", "CAEOCSVM", "DeepSVDD"]
 
@@ -69,6 +69,9 @@ _TRAIN_CONSTRAINTS: dict[str, Any] = {
     "precision": OneOf(("fp32", "bf16")),
     "verbose": OneOf((True, False)),
 }
+
+#: what the trained network depends on: ``derive`` may not change these
+_TRAINING_PARAMS = ("epochs", "finetune_epochs", "lr", "finetune_lr", "batch_size", "weight_decay", "pad_to", "precision", "seed")
 
 _PAPER = {"epochs": 100, "finetune_epochs": 50, "lr": 1e-4, "finetune_lr": 1e-5, "batch_size": 200, "weight_decay": 1e-6}
 _PAPER_CIFAR = {**_PAPER, "epochs": 250, "finetune_epochs": 100}
@@ -200,7 +203,7 @@ class _NetworkDetector(BaseDetector):
         other.set_params(**{**shared, **overrides})
         if getattr(other, "arch", None) != self.arch:
             raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
-        changed = [k for k in _TRAIN_CONSTRAINTS if k in overrides and k in mine and overrides[k] != mine[k]]
+        changed = [k for k in _TRAINING_PARAMS if k in overrides and overrides[k] != mine[k]]
         if changed:
             raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
         arr = other._begin_fit(X)
@@ -240,18 +243,8 @@ class _NetworkDetector(BaseDetector):
         pass
 
 
-class _KNNMixin:
+class _KNNMixin(KNNScoring):
     """NN-QED on the network's embedding (shared by the InceptionCAE and baseline CAE detectors)."""
-
-    _KNN_CONSTRAINTS: ClassVar[dict[str, Any]] = {
-        "index": OneOf(INDEX_TYPES), "m": Interval(int, 1, None), "nbits": Interval(int, 1, 16), "k": Interval(int, 1, None),
-    }
-
-    def _new_scorer(self) -> KNNScorer:
-        return KNNScorer(index=self.index, m=self.m, nbits=self.nbits, k=self.k, seed=self.seed)
-
-    def _min_train_samples(self) -> int:
-        return max(self.k + 1, 2**self.nbits if self.index != "flat" else 2)
 
     @classmethod
     def _after_training(cls, dets, datas) -> None:
@@ -269,23 +262,15 @@ class _KNNMixin:
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self.scorer_.score(self._embed(X))
 
-    def _scorer_state(self) -> dict[str, np.ndarray]:
-        return {"index_bytes": self.scorer_.to_bytes()}
-
-    def _fitted_scalars(self) -> dict[str, Any]:
-        return {"dim": self.scorer_.dim_}
-
-    def _set_scorer_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self.scorer_ = self._new_scorer().from_bytes(tensors["index_bytes"], int(scalars["dim"]))
-
 
 class InceptionCAENNQED(_KNNMixin, _NetworkDetector):
     __doc__ = """InceptionCAE NN-QED, the method of seed 000 (Sarafijanovic-Djukic & Davis).
 
     An Inception-like CAE (Table 1) is trained on the normal images; the global average pool
     of its ``4 x 4 x 128`` bottleneck is the 128-d embedding; the score is the squared
-    Euclidean distance to the nearest training embedding, product-quantized by default
-    (faiss ``IndexPQ``, m = 32, 4 bits). ``threshold_`` comes from leave-one-out training
+    Euclidean distance to the nearest training embedding, product-quantized (faiss, m = 32,
+    4 bits; the presets use the paper's ``IndexPQ``, the class default searches the same codes
+    with fast-scan). ``threshold_`` comes from leave-one-out training
     scores. As in the authors' code the network is trained without the GAP layer and GAP is
     applied when extracting the embedding.
 
@@ -304,7 +289,7 @@ class InceptionCAENNQED(_KNNMixin, _NetworkDetector):
         name: {**preset, "index": "pq", "m": 32, "nbits": 4, "k": 1}
         for name, preset in (("paper", _PAPER), ("paper_cifar", _PAPER_CIFAR), ("quick", _QUICK))
     }
-    _param_constraints: ClassVar[dict[str, Any]] = {**_TRAIN_CONSTRAINTS, **_KNNMixin._KNN_CONSTRAINTS}
+    _param_constraints: ClassVar[dict[str, Any]] = {**_TRAIN_CONSTRAINTS, **KNNScoring.KNN_CONSTRAINTS}
 
     def __init__(
         self, *, index: str = "pq_fastscan", m: int = 32, nbits: int = 4, k: int = 1, epochs: int = 100,

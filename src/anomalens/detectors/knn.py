@@ -11,7 +11,7 @@ from ..data.validation import to_float_nchw
 from ..scoring.knn import INDEX_TYPES, KNNScorer
 from .base import BaseDetector, Interval, OneOf, NoneOr
 
-__all__ = ["RawNNQED", "pad_to_size"]
+__all__ = ["RawNNQED", "KNNScoring", "pad_to_size"]
 
 
 def pad_to_size(X: np.ndarray, size: int | None) -> np.ndarray:
@@ -28,7 +28,35 @@ def pad_to_size(X: np.ndarray, size: int | None) -> np.ndarray:
     return np.pad(X, ((0, 0), (0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)))
 
 
-class RawNNQED(BaseDetector):
+class KNNScoring:
+    """The nearest-neighbour scorer part of every NN-QED detector: its parameters (``index``,
+    ``m``, ``nbits``, ``k``, ``seed``), its minimum training size and its saved state (the faiss
+    index bytes + the vector dimension). The host class says which vectors are indexed."""
+
+    KNN_CONSTRAINTS: ClassVar[dict[str, Any]] = {
+        "index": OneOf(INDEX_TYPES),
+        "m": Interval(int, 1, None),
+        "nbits": Interval(int, 1, 16),
+        "k": Interval(int, 1, None),
+    }
+
+    def _new_scorer(self) -> KNNScorer:
+        return KNNScorer(index=self.index, m=self.m, nbits=self.nbits, k=self.k, seed=self.seed)
+
+    def _min_train_samples(self) -> int:
+        return max(self.k + 1, 2**self.nbits if self.index != "flat" else 2)
+
+    def _scorer_state(self) -> dict[str, np.ndarray]:
+        return {"index_bytes": self.scorer_.to_bytes()}
+
+    def _fitted_scalars(self) -> dict[str, Any]:
+        return {"dim": self.scorer_.dim_}
+
+    def _set_scorer_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        self.scorer_ = self._new_scorer().from_bytes(tensors["index_bytes"], int(scalars["dim"]))
+
+
+class RawNNQED(KNNScoring, BaseDetector):
     """Raw NN-QED: distance to the nearest training image in raw pixel space (seed 000, Table 4).
 
     Pixels are scaled to [0, 1] (divided by 255) and images smaller than ``pad_to`` are
@@ -81,10 +109,7 @@ class RawNNQED(BaseDetector):
     }
     _param_constraints: ClassVar[dict[str, Any]] = {
         **BaseDetector._param_constraints,
-        "index": OneOf(INDEX_TYPES),
-        "m": Interval(int, 1, None),
-        "nbits": Interval(int, 1, 16),
-        "k": Interval(int, 1, None),
+        **KNNScoring.KNN_CONSTRAINTS,
         "pad_to": NoneOr(Interval(int, 1, None)),
         "image_size": NoneOr(Interval(int, 1, None)),
     }
@@ -114,12 +139,6 @@ class RawNNQED(BaseDetector):
         x = pad_to_size(to_float_nchw(X), self.pad_to)
         return x.reshape(len(x), -1)
 
-    def _new_scorer(self) -> KNNScorer:
-        return KNNScorer(index=self.index, m=self.m, nbits=self.nbits, k=self.k, seed=self.seed)
-
-    def _min_train_samples(self) -> int:
-        return max(self.k + 1, 2**self.nbits if self.index != "flat" else 2)
-
     def _fit(self, X: np.ndarray) -> None:
         self.scorer_ = self._new_scorer().fit(self._vectors(X))
 
@@ -130,10 +149,7 @@ class RawNNQED(BaseDetector):
         return self.scorer_.score(self._vectors(X))
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {"index_bytes": self.scorer_.to_bytes()}
-
-    def _fitted_scalars(self) -> dict[str, Any]:
-        return {"dim": self.scorer_.dim_}
+        return self._scorer_state()
 
     def _set_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self.scorer_ = self._new_scorer().from_bytes(tensors["index_bytes"], int(scalars["dim"]))
+        self._set_scorer_state(tensors, scalars)

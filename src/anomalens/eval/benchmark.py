@@ -232,7 +232,7 @@ def run_benchmark(
     from tqdm.auto import tqdm
 
     overrides = dict(overrides or {})
-    create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
+    proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
     out_path = Path(out)
     ensure_writable_dir(out_path.parent if str(out_path.parent) else ".", "results")
     if out_path.exists() and not os.access(out_path, os.W_OK):
@@ -245,8 +245,7 @@ def run_benchmark(
     ds_name = dataset if dataset != "folder" else ds.name
     derived = []
     for d_name, d_over in also:
-        probe = create(method, preset=preset, **overrides)
-        if not hasattr(probe, "derive"):
+        if not hasattr(proto, "derive"):
             raise ValueError(f"{method!r} has no trained network to derive {d_name!r} from")
         create(d_name, **d_over)  # unknown names / parameters fail before any training
         d_path = out_path if d_name == method else out_path.parent / f"{d_name}-{ds_name}-{preset}.jsonl"
@@ -255,7 +254,6 @@ def run_benchmark(
     commit = _git_commit()
     written: list[dict[str, Any]] = []
     bar = tqdm(total=len(class_ids) * len(seed_list), disable=not progress, unit="run", dynamic_ncols=True)
-    proto = create(method, preset=preset, **overrides)
     splits: dict[int, Any] = {}
 
     def base_of(c: int) -> dict[str, Any]:
