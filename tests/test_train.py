@@ -124,3 +124,30 @@ def test_cuda_graph_step_equals_eager_step():
     for a, b in zip(runs[True][1], runs[False][1]):
         for name in a:
             torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_fractional_epochs_train_that_share_of_the_steps():
+    assert Phase(2.5, 1e-3).epoch_fractions() == [1.0, 1.0, 0.5]
+    assert Phase(0, 1e-3).epoch_fractions() == []
+    d = to_uint8_tensor(make_images(64, size=8), torch.device("cpu"))  # 4 batches of 16 per epoch
+    m = tiny(0)
+    res = train_models([m], d, mse, phases=[Phase(1.5, 1e-2), Phase(0.25, 1e-3)], batch_size=16, seeds=[0])
+    assert res.losses.shape == (1, 3)
+    assert int(state(m)["1.num_batches_tracked"]) == 4 + 2 + 1
+    assert res.images_seen == (4 + 2 + 1) * 16
+
+
+def _view_loss(forward, batch, target):
+    x, v = batch  # view 1 = the image negated; the model must tell the views apart
+    xv = torch.where(v[:, None, None, None] == 1, -x, x)
+    return nn.functional.cross_entropy(forward(xv), v)
+
+
+def test_views_hand_each_item_its_view_index_and_visit_every_pair():
+    d = to_uint8_tensor(make_images(40, size=8), torch.device("cpu"))
+    m = seeded(0, lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 2)))
+    res = train_models([m], d, _view_loss, phases=[Phase(3, 1e-1)], batch_size=20, seeds=[0], views=2)
+    assert res.images_seen == 3 * 80  # 40 images x 2 views per epoch
+    assert res.losses[0, -1] < 0.05 < res.losses[0, 0]  # learnable only if x and its view index agree
+    with pytest.raises(ValueError, match="views"):
+        train_models([m], d, _view_loss, phases=[Phase(1, 1e-1)], seeds=[0], views=0)

@@ -43,10 +43,21 @@ LossFn = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, "torch.
 
 @dataclass(frozen=True)
 class Phase:
-    """``epochs`` epochs of Adam at learning rate ``lr``."""
+    """``epochs`` epochs of Adam at learning rate ``lr``.
 
-    epochs: int
+    ``epochs`` may be fractional: ``2.5`` is two full epochs then half an epoch (the first
+    half of a fresh random order)."""
+
+    epochs: float
     lr: float
+
+    def epoch_fractions(self) -> list[float]:
+        """One entry per (possibly partial) epoch: ``Phase(2.5, lr)`` -> ``[1.0, 1.0, 0.5]``."""
+        if not self.epochs >= 0:
+            raise ValueError(f"Phase.epochs must be >= 0, got {self.epochs}")
+        full = int(self.epochs)
+        rest = float(self.epochs) - full
+        return [1.0] * full + ([rest] if rest > 1e-9 else [])
 
 
 @dataclass
@@ -108,6 +119,7 @@ def train_models(
     weight_decay: float = 1e-6,
     seeds: Sequence[int],
     targets: torch.Tensor | None = None,
+    views: int = 1,
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
     progress: bool = False,
@@ -131,12 +143,18 @@ def train_models(
         One per model: seeds the order in which that model sees its images.
     targets : Tensor, optional
         ``K x ...``: a per-model tensor handed to ``loss_fn`` (e.g. Deep SVDD's centre).
+    views : int
+        Each image counts as ``views`` training items (GEOM's self-labelled set: every image
+        under each of its 72 transformations). An epoch then visits every (image, view)
+        pair once in random order, and ``loss_fn`` receives ``x`` as a pair ``(images,
+        view_index)`` (a float batch and a long tensor of the same length) to build the
+        view itself; the images are never materialised ``views`` times.
     cuda_graph : bool or "auto"
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
         bf16 autocast of the forward pass (CUDA only).
 
-    An epoch is ``n_k // batch_size`` full mini-batches of model k's images in a fresh random
+    An epoch is ``views * n_k // batch_size`` full mini-batches of model k's images in a fresh random
     order (the last partial batch is dropped, so every step has the same shape; the next
     epoch reshuffles). Models with fewer images sit out the epoch's last steps: their
     parameters, Adam state and BatchNorm statistics are left exactly as they were, so each
@@ -145,6 +163,8 @@ def train_models(
     K = len(models)
     if K == 0 or len(seeds) != K:
         raise ValueError(f"need one seed per model, got {K} models and {len(seeds)} seeds")
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
     datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
@@ -162,9 +182,9 @@ def train_models(
     shared = all(d is datas[0] for d in datas)
     pool = datas[0] if shared else torch.cat(datas)
     offsets = torch.tensor([0] * K if shared else np.cumsum([0] + sizes[:-1]).tolist(), device=device)
-    bs = min(batch_size, min(sizes))
-    steps = [n // bs for n in sizes]  # full batches per epoch, per model
-    n_steps = max(steps)
+    items = [n * views for n in sizes]  # (image, view) pairs per model
+    bs = min(batch_size, min(items))
+    steps = [n // bs for n in items]  # full batches per epoch, per model
 
     for m in models:
         m.train()
@@ -185,8 +205,10 @@ def train_models(
     loss_sum = torch.zeros(K, device=device)
     seen = torch.zeros(K, device=device)
 
-    def step(idx: torch.Tensor) -> None:
-        x = _as_float(pool[idx])  # K x b x C x H x W
+    def step(idx: tuple[torch.Tensor, ...]) -> None:
+        x = _as_float(pool[idx[0]])  # K x b x C x H x W
+        if views > 1:
+            x = (x, idx[1])
         params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
             losses = batched(params, buffers, x, targets)
@@ -201,8 +223,10 @@ def train_models(
         out += [t for p in leaves[k].values() for t in opt.state.get(p, {}).values() if torch.is_tensor(t)]
         return out
 
-    total_epochs = sum(p.epochs for p in phases)
+    fractions = [f for p in phases for f in p.epoch_fractions()]
+    total_epochs = len(fractions)
     history = np.zeros((K, total_epochs))
+    images = 0
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -215,16 +239,22 @@ def train_models(
             for group in opt.param_groups:
                 group["lr"] = phase.lr
             graphs.clear()  # the learning rate is baked into a captured graph
-            for _ in range(phase.epochs):
-                perms = [torch.randperm(n, generator=g)[: s * bs] for n, g, s in zip(sizes, gens, steps)]
+            for frac in phase.epoch_fractions():
+                ep_steps = [s if frac == 1.0 else max(1, int(np.ceil(frac * s))) for s in steps]
+                n_steps = max(ep_steps)
+                images += sum(ep_steps) * bs
+                perms = [torch.randperm(n, generator=g)[: s * bs] for n, g, s in zip(items, gens, ep_steps)]
                 # models with fewer steps get placeholder batches (their own images) for the tail
                 perm = torch.stack([p.repeat(-(-n_steps * bs // len(p)))[: n_steps * bs] for p in perms])
-                perm = perm.to(device, non_blocking=True) + offsets[:, None]
+                perm = perm.to(device, non_blocking=True)
+                img = perm // views + offsets[:, None]
+                view = perm % views
                 loss_sum.zero_()
                 seen.zero_()
                 for j in range(n_steps):
-                    idx = perm[:, j * bs : (j + 1) * bs]
-                    idle = [k for k in range(K) if j >= steps[k]]
+                    sl = slice(j * bs, (j + 1) * bs)
+                    idx = (img[:, sl], view[:, sl])
+                    idle = [k for k in range(K) if j >= ep_steps[k]]
                     if idle:  # eager step, then undo it for the idle models
                         with torch.no_grad():
                             saved = {k: [t.clone() for t in model_state(k)] for k in idle}
@@ -258,8 +288,43 @@ def train_models(
     with torch.no_grad():
         for k, m in enumerate(models):
             m.load_state_dict({**leaves[k], **{name: t[k] for name, t in buffers.items()}})
-    images = sum(s * bs for s in steps) * total_epochs
     return TrainResult(history, seconds, images, use_graph, str(device))
+
+
+def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, state: list[torch.Tensor], opt) -> None:
+    """Run ``step(idx)`` through a CUDA graph captured once per batch width.
+
+    Capturing needs a few eager warm-up steps; they are undone afterwards (``state`` -- the
+    parameters, Adam's moments, buffers and loss accumulators -- is restored and Adam state
+    created by the warm-up is zeroed), so a replay makes exactly the updates of an eager step.
+    """
+    width = idx[0].shape[1]
+    if width not in graphs:
+        static = tuple(t.clone() for t in idx)
+        with torch.no_grad():
+            saved = [t.detach().clone() for t in state]
+            known = {id(t) for t in state}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up (allocations, cuDNN autotuning) outside the graph
+            for _ in range(3):
+                step(static)
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.no_grad():
+            for t, v in zip(state, saved):
+                t.copy_(v)
+            for st in opt.state.values():  # Adam state the warm-up created starts from zero
+                for t in st.values():
+                    if torch.is_tensor(t) and id(t) not in known:
+                        t.zero_()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            step(static)
+        graphs[width] = (g, static)
+    g, static = graphs[width]
+    for s_, t in zip(static, idx):
+        s_.copy_(t)
+    g.replay()
 
 
 @torch.no_grad()

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from anomalens.data import load_dataset, make_split, protocol_classes
