@@ -17,11 +17,13 @@ SMALL = {
     "cae_re": _NET,
     "cae_ocsvm": _NET,
     "deepsvdd": _NET,
+    "geom": {"depth": 10, "widen": 1, "epochs": 1.0, "batch_size": 64, "pad_to": None, "device": "cpu"},
 }
 
 
 def small(name, **kw):
-    return anomalens.create(name, **{**SMALL.get(name, {}), **kw})
+    # set_params rather than create(**kw): create() drops None values, and pad_to=None must stay None
+    return anomalens.create(name).set_params(**{**SMALL.get(name, {}), **kw})
 
 
 @pytest.fixture(params=anomalens.list_detectors())
@@ -66,7 +68,9 @@ def test_threshold_depends_on_training_data_only(name, images, anomalies):
 def test_save_load_and_clone(name, images, anomalies, tmp_path):
     det = small(name).fit(images)
     det.save(tmp_path / "m")
-    np.testing.assert_array_equal(anomalens.load(tmp_path / "m").score(anomalies), det.score(anomalies))
+    loaded = anomalens.load(tmp_path / "m")
+    assert loaded.get_params() == det.get_params()
+    np.testing.assert_array_equal(loaded.score(anomalies), det.score(anomalies))
     fresh = clone(det)
     assert fresh.get_params() == det.get_params()
     assert not hasattr(fresh, "threshold_")

@@ -71,6 +71,12 @@ DETECTORS: dict[str, DetectorInfo] = {
             "Ruff et al. 2018, one-class Deep SVDD (a seed 000 baseline)",
             "bias-free CAE encoder pulled towards a centre; squared distance to it",
         ),
+        DetectorInfo(
+            "geom",
+            "anomalens.detectors.geom:GEOM",
+            "seed 002 (Golan & El-Yaniv), GEOM",
+            "WRN classifier of 72 geometric transformations; Dirichlet (or simplified) normality score",
+        ),
     ]
 }
 

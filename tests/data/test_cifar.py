@@ -30,6 +30,17 @@ def write_cifar10(root, n=5, seed=0):
     return batches
 
 
+def write_cifar100(root, n_train=8, n_test=4, seed=1):
+    """``root/cifar-100-python/{train,test}``; coarse labels 0, 1, 2, ... in order."""
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name, n in (("train", n_train), ("test", n_test)):
+        b = _batch(n, rng, {b"fine_labels": list(rng.integers(0, 100, n)), b"coarse_labels": [i % 20 for i in range(n)]})
+        with open(folder / name, "wb") as f:
+            pickle.dump(b, f, protocol=2)
+
+
 def test_cifar10_reader(tmp_path):
     batches = write_cifar10(tmp_path)
     ds = load_dataset("cifar10", tmp_path)
@@ -43,13 +54,7 @@ def test_cifar10_reader(tmp_path):
 
 
 def test_cifar100_coarse_superclasses(tmp_path):
-    rng = np.random.default_rng(1)
-    folder = tmp_path / "cifar-100-python"
-    folder.mkdir()
-    for name, n in (("train", 8), ("test", 4)):
-        b = _batch(n, rng, {b"fine_labels": list(rng.integers(0, 100, n)), b"coarse_labels": list(range(n))})
-        with open(folder / name, "wb") as f:
-            pickle.dump(b, f, protocol=2)
+    write_cifar100(tmp_path)
     ds = load_dataset("cifar100", tmp_path)
     assert len(ds.class_names) == 20 and ds.class_names[13] == "non-insect invertebrates"
     np.testing.assert_array_equal(ds.y_test, [0, 1, 2, 3])

@@ -39,3 +39,24 @@ def test_translation_direction_and_default_shift():
     # (flip=False, tx=+1, ty=0, k=0) is index 24 in the product order: content moves 8 px right
     assert out[0, 24, 0, 10, 28] == 1.0
     assert default_shift(32) == 8 and default_shift(64) == 16
+
+
+def test_per_image_transform_equals_the_definition_and_channels_move_together():
+    from anomalens.detectors.geom_transforms import apply_transform, transform_batch, transform_table
+
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.random((72, 3, 16, 16)).astype(np.float32))
+    t = torch.from_numpy(rng.permutation(72))
+    out = transform_batch(x, t, transform_table(16))
+    for i in range(72):
+        torch.testing.assert_close(out[i], apply_transform(x[i : i + 1], int(t[i]), default_shift(16))[0], rtol=0, atol=0)
+    allt = all_transforms(x[:2])
+    for j in (0, 5, 71):
+        torch.testing.assert_close(allt[:, j], apply_transform(x[:2], j, 4), rtol=0, atol=0)
+
+
+def test_non_square_images_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="square"):
+        all_transforms(torch.zeros(1, 1, 8, 12))

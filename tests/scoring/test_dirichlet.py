@@ -36,3 +36,16 @@ def test_score_ranks_typical_rows_higher_and_survives_zeros():
     assert np.isfinite(dirichlet_log_score(alpha, np.array([[1.0, 0.0, 0.0]]))).all()
     with pytest.raises(ValueError, match="N x K"):
         fit_dirichlet(np.ones(3))
+
+
+def test_fit_from_means_does_all_rows_at_once_like_one_at_a_time():
+    from anomalens.scoring.dirichlet import fit_dirichlet_means, smooth
+
+    rng = np.random.default_rng(3)
+    alphas = [np.array([0.5, 2.0, 8.0]), np.array([30.0, 1.0, 0.2]), np.array([3.0, 3.0, 3.0])]
+    raw = np.stack([rng.dirichlet(a, size=4000) for a in alphas])  # rows x N x K
+    ps = smooth(raw)
+    together = fit_dirichlet_means(ps.mean(axis=1), np.log(ps).mean(axis=1))
+    for row, p in zip(together, raw):
+        np.testing.assert_allclose(row, fit_dirichlet(p), rtol=1e-6)
+    np.testing.assert_allclose(together, np.stack(alphas), rtol=0.1)

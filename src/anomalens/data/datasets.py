@@ -79,6 +79,8 @@ DATASETS: dict[str, DatasetInfo] = {
                     "user path (cifar-100-python)", True, "cifar100/cifar-100-python/train"),
         DatasetInfo("svhn", "SVHN format 2, 73,257 + 26,032, 32x32x3", "user path (train_32x32.mat, test_32x32.mat)",
                     True, "svhn/train_32x32.mat"),
+        DatasetInfo("catsvsdogs", "CatsVsDogs (ASIRRA), 2 x (10,000 + 2,500), resized and centre-cropped to 64x64x3",
+                    "user path (Kaggle train/cat.<i>.jpg, or PetImages/)", True, "catsvsdogs/train"),
         DatasetInfo("folder", "MVTec AD layout: <root>/<category>/{train/good,test/*,ground_truth/*}",
                     "user path (root=, category=)", True, ""),
     ]
@@ -157,6 +159,10 @@ def load_dataset(
         from .cifar import load_svhn
 
         arrays, classes = load_svhn(_user_root(name, root)), tuple(str(i) for i in range(10))
+    elif name == "catsvsdogs":
+        from .catsvsdogs import CATS_VS_DOGS_CLASSES, load_cats_vs_dogs
+
+        arrays, classes = load_cats_vs_dogs(_user_root(name, root)), CATS_VS_DOGS_CLASSES
     else:
         from .folder import load_folder
 

@@ -27,8 +27,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..scoring.ocsvm import OCSVMScorer
-from .base import BaseDetector, Interval, NoneOr, OneOf
+from .base import Interval
 from .knn import KNNScoring
+from .network import TRAIN_CONSTRAINTS, NetworkDetector, store_params
 
 __all__ = ["InceptionCAENNQED", "CAENNQED", "InceptionCAERE", "CAERE", "CAEOCSVM", "DeepSVDD"]
 
@@ -57,53 +58,35 @@ _TRAIN_DOC = """
 """
 
 _TRAIN_CONSTRAINTS: dict[str, Any] = {
-    **BaseDetector._param_constraints,
+    **TRAIN_CONSTRAINTS,
     "epochs": Interval(int, 0, None),
     "finetune_epochs": Interval(int, 0, None),
-    "lr": Interval(float, 0.0, None, lo_open=True),
     "finetune_lr": Interval(float, 0.0, None, lo_open=True),
-    "batch_size": Interval(int, 1, None),
-    "weight_decay": Interval(float, 0.0, None),
-    "pad_to": NoneOr(Interval(int, 1, None)),
-    "image_size": NoneOr(Interval(int, 1, None)),
-    "precision": OneOf(("fp32", "bf16")),
-    "verbose": OneOf((True, False)),
 }
-
-#: what the trained network depends on: ``derive`` may not change these
-_TRAINING_PARAMS = ("epochs", "finetune_epochs", "lr", "finetune_lr", "batch_size", "weight_decay", "pad_to", "precision", "seed")
 
 _PAPER = {"epochs": 100, "finetune_epochs": 50, "lr": 1e-4, "finetune_lr": 1e-5, "batch_size": 200, "weight_decay": 1e-6}
 _PAPER_CIFAR = {**_PAPER, "epochs": 250, "finetune_epochs": 100}
 # CPU-sized: a few epochs at a 10x larger rate; about a minute per MNIST class on 2 cores.
 _QUICK = {"epochs": 1, "finetune_epochs": 1, "lr": 1e-3, "finetune_lr": 1e-4, "batch_size": 200, "weight_decay": 1e-6}
 
-
-def _store(obj: Any, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if key not in ("self", "__class__"):
-            setattr(obj, key, value)
+_store = store_params
 
 
-def _mse(forward, x, target):
-    return (forward(x) - x).pow(2).mean()
-
-
-class _NetworkDetector(BaseDetector):
-    """Shared part: build, train, save and run the network; subclasses add the scorer."""
+class _NetworkDetector(NetworkDetector):
+    """The seed-000 autoencoders: MSE on images in [0, 1]; subclasses add the scorer."""
 
     arch: ClassVar[str] = "inception"  # "inception" | "baseline" | "baseline_nobias"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": _PAPER, "paper_cifar": _PAPER_CIFAR, "quick": _QUICK}
     _param_constraints: ClassVar[dict[str, Any]] = _TRAIN_CONSTRAINTS
+    _training_params: ClassVar[tuple[str, ...]] = (*NetworkDetector._training_params, "finetune_epochs", "finetune_lr")
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        try:
-            self._torch_device()
-        except (RuntimeError, ValueError) as e:
-            raise ValueError(f"parameter 'device' is invalid: {e}") from e
+    @staticmethod
+    def _loss(forward, x, target):
+        return (forward(x) - x).pow(2).mean()
 
-    # -- network -----------------------------------------------------------------------
+    def _network_key(self) -> tuple:
+        return ("cae", self.arch)
+
     def _build_net(self, in_channels: int):
         from ..nn import BaselineCAE, InceptionCAE
         from ..train import seeded
@@ -115,25 +98,7 @@ class _NetworkDetector(BaseDetector):
         # Deep SVDD: Ruff et al.'s bias-free network with PyTorch-style BatchNorm (eps 1e-4, momentum 0.1)
         return seeded(self.seed, lambda: BaselineCAE(in_channels, bias=False, bn_affine=False, bn={"eps": 1e-4, "momentum": 0.1}))
 
-    def _torch_device(self):
-        from ..train import resolve_device
-
-        return resolve_device(self.device)
-
-    @property
-    def device_name(self) -> str:
-        dev = self._torch_device()
-        if dev.type == "cuda":
-            import torch
-
-            return f"cuda ({torch.cuda.get_device_name(dev)})"
-        return "cpu"
-
-    def _tensor(self, X: np.ndarray, device=None):
-        """Images -> padded uint8 ``N x C x H x W`` tensor on the detector's device."""
-        from ..train import to_uint8_tensor
-
-        x = to_uint8_tensor(X, device or self._torch_device(), self.pad_to)
+    def _check_tensor(self, x) -> None:
         h, w = x.shape[-2:]
         if self.arch != "inception" and (h, w) != (32, 32):
             raise ValueError(
@@ -142,105 +107,12 @@ class _NetworkDetector(BaseDetector):
             )
         if h % 8 or w % 8:
             raise ValueError(f"{type(self).__name__}: image height and width must be multiples of 8 after padding, got {h} x {w}")
-        return x
 
-    def _phases(self):
-        from ..train import Phase
-
-        return [Phase(e, lr) for e, lr in ((self.epochs, self.lr), (self.finetune_epochs, self.finetune_lr)) if e > 0]
-
-    def _train(self, dets: list[_NetworkDetector], nets: list, data, loss=_mse, targets=None, what: str = "autoencoder"):
-        from ..train import train_models
-
-        phases = self._phases()
-        if not phases:
-            return None
-        return train_models(
-            nets, data, loss, phases=phases, batch_size=self.batch_size, weight_decay=self.weight_decay,
-            seeds=[d.seed for d in dets], targets=targets, precision=self.precision, progress=self.verbose,
-            desc=f"{self.name} {what} x{len(nets)}",
-        )
-
-    @classmethod
-    def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
-        d0 = dets[0]
-        device = d0._torch_device()
-        tensors: dict[int, Any] = {}
-        for X in Xs:  # one device copy per distinct training set
-            if id(X) not in tensors:
-                tensors[id(X)] = d0._tensor(X, device)
-        datas = [tensors[id(X)] for X in Xs]
-        nets = [d._build_net(datas[0].shape[1]).to(device) for d in dets]
-        log = d0._train(dets, nets, datas)
-        for d, net in zip(dets, nets):
-            net.eval()
-            d.net_ = net
-            d.train_log_ = log
-        cls._after_training(dets, datas)
-
-    def _fit(self, X: np.ndarray) -> None:
-        type(self)._fit_group([self], [X])
-
-    @classmethod
-    def _after_training(cls, dets: list, datas: list) -> None:
-        """Fit each detector's scorer on its trained network (``datas``: each one's training tensor)."""
-
-    def derive(self, name: str, X: Any, **overrides: Any) -> _NetworkDetector:
-        """Another detector on this detector's *trained network*, fitted on the same images ``X``.
-
-        ``name`` must be a detector of the same network (``inception_cae_re`` from
-        ``inception_cae_nnqed``, ``cae_ocsvm`` from ``cae_nnqed``, or the same name with another
-        ``index``); the training parameters are copied, ``overrides`` set the scorer's own
-        (e.g. ``index="flat"``). Only the scorer is fitted, so the paper's comparisons of
-        scores on one network (EED vs QED, RE vs NN-QED, m / c sweep) cost one training.
-        """
-        from ..registry import create
-
-        self._check_is_fitted()
-        mine = self.get_params()
-        other = create(name)
-        shared = {k: mine[k] for k in other.get_params() if k in mine}
-        other.set_params(**{**shared, **overrides})
-        if getattr(other, "arch", None) != self.arch:
-            raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
-        changed = [k for k in _TRAINING_PARAMS if k in overrides and overrides[k] != mine[k]]
-        if changed:
-            raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
-        arr = other._begin_fit(X)
-        if tuple(other.input_shape_) != tuple(self.input_shape_):
-            raise ValueError(f"X has shape {other.input_shape_}, the network was trained on {tuple(self.input_shape_)}")
-        other.net_, other.train_log_ = self.net_, getattr(self, "train_log_", None)
-        type(other)._after_training([other], [other._tensor(arr)])
-        other._end_fit(arr)
-        return other
-
-    def _apply(self, fn, X: np.ndarray) -> np.ndarray:
-        from ..train import predict_batches
-
-        return predict_batches(fn, self._tensor(X), batch_size=1000)
+    def _train(self, dets, nets, data, loss=None, targets=None, views=None, what: str = "autoencoder"):
+        return super()._train(dets, nets, data, loss=loss, targets=targets, views=views, what=what)
 
     def _embed(self, X: np.ndarray) -> np.ndarray:
         return self._apply(self.net_.embed, X)
-
-    # -- persistence -----------------------------------------------------------------------
-    def _get_state(self) -> dict[str, np.ndarray]:
-        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-        return {**state, **self._scorer_state()}
-
-    def _scorer_state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def _set_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        import torch
-
-        net = self._build_net(int(self.input_shape_[2]))
-        net_state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items() if k.startswith("net.")}
-        net.load_state_dict(net_state)
-        self.net_ = net.to(self._torch_device()).eval()
-        self._set_scorer_state({k: v for k, v in tensors.items() if not k.startswith("net.")}, scalars)
-
-    def _set_scorer_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        pass
 
 
 class _KNNMixin(KNNScoring):

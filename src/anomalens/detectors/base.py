@@ -330,7 +330,8 @@ def load_detector(path: str | Path) -> BaseDetector:
     except ChecksumError as e:
         raise ModelFileError(f"model file {str(w_path)!r} was altered or corrupted (sha256 differs from config.json)") from e
     try:
-        det = create(name, **params)
+        det = create(name).set_params(**params)  # set_params: a saved None (e.g. pad_to=None) must stay None
+        det._validate_params()
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{str(cfg_path)!r}: {e}") from e
     try:

@@ -12,11 +12,15 @@ once: 72 tensor operations per batch, no per-image loop.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import torch
+
 from torch.nn import functional as F
 
-__all__ = ["TRANSFORMS", "N_TRANSFORMS", "apply_transform", "all_transforms", "default_shift"]
+__all__ = [
+    "TRANSFORMS", "N_TRANSFORMS", "apply_transform", "transform_table", "transform_batch", "all_transforms", "default_shift",
+]
 
 #: (flip, tx, ty, k) with tx, ty in units of the shift: -1, 0 or +1
 TRANSFORMS: tuple[tuple[bool, int, int, int], ...] = tuple(
@@ -49,9 +53,38 @@ def apply_transform(x: torch.Tensor, t: int, shift: int) -> torch.Tensor:
     return torch.rot90(x, k, dims=(-2, -1)) if k else x
 
 
-def all_transforms(x: torch.Tensor, shift: int | None = None) -> torch.Tensor:
-    """All 72 transformations of a square float batch: ``N x 72 x C x H x W``."""
+@lru_cache(maxsize=8)
+def _table_cpu(size: int, shift: int) -> torch.Tensor:
+    pixels = torch.arange(size * size, dtype=torch.float64).reshape(1, 1, size, size)
+    return torch.stack([apply_transform(pixels, t, shift).reshape(-1) for t in range(N_TRANSFORMS)]).long()
+
+
+def transform_table(size: int, shift: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``72 x size**2`` long tensor: entry ``[t, o]`` is the input pixel (row-major) that
+    transformation ``t`` puts at output pixel ``o`` of a ``size x size`` image."""
+    s = default_shift(size) if shift is None else shift
+    return _table_cpu(int(size), int(s)).to(device)
+
+
+def _check_square(x: torch.Tensor) -> int:
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"GEOM's rotations need square images, got {tuple(x.shape[-2:])}")
-    s = default_shift(x.shape[-1]) if shift is None else shift
-    return torch.stack([apply_transform(x, t, s) for t in range(N_TRANSFORMS)], dim=1)
+    return int(x.shape[-1])
+
+
+def transform_batch(x: torch.Tensor, t: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Image ``i`` of the ``N x C x H x W`` batch ``x`` under transformation ``t[i]``
+    (``table`` from :func:`transform_table` for this size, on ``x``'s device)."""
+    n, c, h, w = x.shape
+    idx = table[t]  # N x HW
+    return x.reshape(n, c, h * w).gather(2, idx[:, None, :].expand(n, c, h * w)).reshape(n, c, h, w)
+
+
+def all_transforms(x: torch.Tensor, shift: int | None = None, table: torch.Tensor | None = None) -> torch.Tensor:
+    """All 72 transformations of a square float batch: ``N x 72 x C x H x W``."""
+    size = _check_square(x)
+    if table is None:
+        table = transform_table(size, shift, x.device)
+    n, c = x.shape[:2]
+    out = x.reshape(n, c, size * size)[:, :, table]  # N x C x 72 x HW
+    return out.permute(0, 2, 1, 3).reshape(n, N_TRANSFORMS, c, size, size)

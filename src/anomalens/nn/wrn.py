@@ -66,10 +66,14 @@ class WideResNet(nn.Module):
         self.bn = nn.BatchNorm2d(cin)
         self.fc = nn.Linear(cin, num_classes)
         self.num_features = cin
+        # initialisation of the GEOM authors' Keras WRN: conv ~ N(0, 2 / fan_in), dense
+        # ~ U(+-1 / sqrt(fan_in)), zero bias; BatchNorm as PyTorch's (= their momentum 0.9, eps 1e-5)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             elif isinstance(m, nn.Linear):
+                bound = 1.0 / m.in_features**0.5
+                nn.init.uniform_(m.weight, -bound, bound)
                 nn.init.zeros_(m.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

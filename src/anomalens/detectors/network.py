@@ -1,0 +1,191 @@
+"""The shared part of every detector that trains a network: build, train (with the one loop
+of :mod:`anomalens.train`), batch several seeds or classes together, save and load, and
+score the same trained network another way (:meth:`NetworkDetector.derive`).
+
+A subclass says which network (``_build_net``), which loss (``_loss``, and ``_views`` for
+self-labelled sets such as GEOM's 72 transformations) and how the trained network turns
+images into scores (``_after_training`` fits the scorer, ``_score`` scores).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import BaseDetector, Interval, NoneOr, OneOf
+
+__all__ = ["NetworkDetector", "TRAIN_CONSTRAINTS", "store_params"]
+
+
+def store_params(obj: Any, values: dict[str, Any]) -> None:
+    """``__init__`` helper: store every keyword verbatim (``store_params(self, locals())``)."""
+    for key, value in values.items():
+        if key not in ("self", "__class__"):
+            setattr(obj, key, value)
+
+
+TRAIN_CONSTRAINTS: dict[str, Any] = {
+    **BaseDetector._param_constraints,
+    "epochs": Interval(float, 0.0, None),
+    "lr": Interval(float, 0.0, None, lo_open=True),
+    "batch_size": Interval(int, 1, None),
+    "weight_decay": Interval(float, 0.0, None),
+    "pad_to": NoneOr(Interval(int, 1, None)),
+    "image_size": NoneOr(Interval(int, 1, None)),
+    "precision": OneOf(("fp32", "bf16")),
+    "verbose": OneOf((True, False)),
+}
+
+
+class NetworkDetector(BaseDetector):
+    """Base of the detectors that train a network; subclasses add the network and the scorer."""
+
+    #: parameters the trained network depends on: ``derive`` may not change them
+    _training_params: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "weight_decay", "pad_to", "precision", "seed")
+    #: training items per image (see ``train_models(views=)``)
+    _views: ClassVar[int] = 1
+    _param_constraints: ClassVar[dict[str, Any]] = TRAIN_CONSTRAINTS
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        try:
+            self._torch_device()
+        except (RuntimeError, ValueError) as e:
+            raise ValueError(f"parameter 'device' is invalid: {e}") from e
+
+    # -- what subclasses provide -----------------------------------------------------------
+    def _build_net(self, in_channels: int):
+        raise NotImplementedError
+
+    def _network_key(self) -> tuple:
+        """Detectors with equal keys train the same network (``derive`` may share it)."""
+        return (type(self).__name__,)
+
+    @staticmethod
+    def _loss(forward, x, target):
+        raise NotImplementedError
+
+    def _check_tensor(self, x) -> None:
+        """Raise ValueError if the network cannot take images of this shape."""
+
+    @classmethod
+    def _after_training(cls, dets: list, datas: list) -> None:
+        """Fit each detector's scorer on its trained network (``datas``: each one's training tensor)."""
+
+    # -- shared machinery --------------------------------------------------------------------
+    def _torch_device(self):
+        from ..train import resolve_device
+
+        return resolve_device(self.device)
+
+    @property
+    def device_name(self) -> str:
+        dev = self._torch_device()
+        if dev.type == "cuda":
+            import torch
+
+            return f"cuda ({torch.cuda.get_device_name(dev)})"
+        return "cpu"
+
+    def _tensor(self, X: np.ndarray, device=None):
+        """Images -> padded uint8 ``N x C x H x W`` tensor on the detector's device."""
+        from ..train import to_uint8_tensor
+
+        x = to_uint8_tensor(X, device or self._torch_device(), self.pad_to)
+        self._check_tensor(x)
+        return x
+
+    def _phases(self):
+        from ..train import Phase
+
+        schedule = ((self.epochs, self.lr), (getattr(self, "finetune_epochs", 0), getattr(self, "finetune_lr", self.lr)))
+        return [Phase(e, lr) for e, lr in schedule if e > 0]
+
+    def _train(self, dets: list, nets: list, data, loss=None, targets=None, views: int | None = None, what: str = "network"):
+        from ..train import train_models
+
+        phases = self._phases()
+        if not phases:
+            return None
+        return train_models(
+            nets, data, loss or type(self)._loss, phases=phases, batch_size=self.batch_size,
+            weight_decay=self.weight_decay, seeds=[d.seed for d in dets], targets=targets,
+            views=self._views if views is None else views, precision=self.precision, progress=self.verbose,
+            desc=f"{self.name} {what} x{len(nets)}",
+        )
+
+    @classmethod
+    def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
+        d0 = dets[0]
+        device = d0._torch_device()
+        tensors: dict[int, Any] = {}
+        for X in Xs:  # one device copy per distinct training set
+            if id(X) not in tensors:
+                tensors[id(X)] = d0._tensor(X, device)
+        datas = [tensors[id(X)] for X in Xs]
+        nets = [d._build_net(datas[0].shape[1]).to(device) for d in dets]
+        log = d0._train(dets, nets, datas)
+        for d, net in zip(dets, nets):
+            net.eval()
+            d.net_ = net
+            d.train_log_ = log
+        cls._after_training(dets, datas)
+
+    def _fit(self, X: np.ndarray) -> None:
+        type(self)._fit_group([self], [X])
+
+    def derive(self, name: str, X: Any, **overrides: Any) -> NetworkDetector:
+        """Another detector on this detector's *trained network*, fitted on the same images ``X``.
+
+        ``name`` must be a detector of the same network (``inception_cae_re`` from
+        ``inception_cae_nnqed``, ``cae_ocsvm`` from ``cae_nnqed``, ``geom`` with another
+        ``score_mode``, or the same name with another ``index``); the training parameters are
+        copied, ``overrides`` set the scorer's own (e.g. ``index="flat"``). Only the scorer is
+        fitted, so comparisons of scores on one network (EED vs QED, RE vs NN-QED, the m / c
+        sweep, GEOM's two scores) cost one training.
+        """
+        from ..registry import create
+
+        self._check_is_fitted()
+        mine = self.get_params()
+        other = create(name)
+        shared = {k: mine[k] for k in other.get_params() if k in mine}
+        other.set_params(**{**shared, **overrides})
+        changed = [k for k in self._training_params if k in overrides and overrides[k] != mine[k]]
+        if changed:
+            raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
+        if not isinstance(other, NetworkDetector) or other._network_key() != self._network_key():
+            raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
+        arr = other._begin_fit(X)
+        if tuple(other.input_shape_) != tuple(self.input_shape_):
+            raise ValueError(f"X has shape {other.input_shape_}, the network was trained on {tuple(self.input_shape_)}")
+        other.net_, other.train_log_ = self.net_, getattr(self, "train_log_", None)
+        type(other)._after_training([other], [other._tensor(arr)])
+        other._end_fit(arr)
+        return other
+
+    def _apply(self, fn, X: np.ndarray) -> np.ndarray:
+        from ..train import predict_batches
+
+        return predict_batches(fn, self._tensor(X), batch_size=1000)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _get_state(self) -> dict[str, np.ndarray]:
+        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+        return {**state, **self._scorer_state()}
+
+    def _scorer_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _set_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        import torch
+
+        net = self._build_net(int(self.input_shape_[2]))
+        net_state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items() if k.startswith("net.")}
+        net.load_state_dict(net_state)
+        self.net_ = net.to(self._torch_device()).eval()
+        self._set_scorer_state({k: v for k, v in tensors.items() if not k.startswith("net.")}, scalars)
+
+    def _set_scorer_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        pass
