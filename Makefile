@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results results-000-quick reproduce-000 knn-speed report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,17 @@ results-000-quick: setup
 # On the lent GPU machine (no venv): ANOMALENS="python3 -m anomalens" PYTHONPATH=src sh benchmarks/seed000.sh
 reproduce-000: setup
 	ANOMALENS="$(BIN)/anomalens" PYTHON="$(BIN)/python" PRESET=paper SEEDS=0-2 sh benchmarks/seed000.sh
+	$(MAKE) report
+
+# Seed 002 (GEOM), CPU-sized preset on Fashion-MNIST: about 7 minutes per class on 2 cores.
+results-002-quick: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=quick SEEDS=0 DATASETS=fashion_mnist sh benchmarks/seed002.sh
+	$(MAKE) report
+
+# GEOM at the paper's settings (Fashion-MNIST + MNIST, 3 seeds, both scores): a GPU job.
+# On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src BATCH="--batch-models 10" sh benchmarks/seed002.sh
+reproduce-002: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed002.sh
 	$(MAKE) report
 
 # Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).
