@@ -14,7 +14,6 @@ with ``--preset``. One JSONL row per (class, seed, m, c); the run resumes where 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings

@@ -12,7 +12,7 @@ from pyflakes.reporter import Reporter
 
 def test_pyflakes_is_clean():
     root = Path(__file__).resolve().parents[1]
-    files = sorted((root / "src").rglob("*.py")) + sorted((root / "tests").rglob("*.py"))
+    files = [f for d in ("src", "tests", "benchmarks") for f in sorted((root / d).rglob("*.py"))]
     out = io.StringIO()
     reporter = Reporter(out, out)
     n = sum(checkPath(str(f), reporter) for f in files)
