@@ -77,6 +77,12 @@ DETECTORS: dict[str, DetectorInfo] = {
             "seed 002 (Golan & El-Yaniv), GEOM",
             "WRN classifier of 72 geometric transformations; Dirichlet (or simplified) normality score",
         ),
+        DetectorInfo(
+            "encoder_flow",
+            "anomalens.detectors.flow:EncoderFlow",
+            "seed 003 (Salcedo & Alvarez), encoder + RealNVP",
+            "DCGAN autoencoder (L1), RealNVP on its latents; -log-likelihood; confidence-interval threshold",
+        ),
     ]
 }
 

@@ -209,9 +209,15 @@ def train_models(
         x = _as_float(pool[idx[0]])  # K x b x C x H x W
         if views > 1:
             x = (x, idx[1])
-        params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
-            losses = batched(params, buffers, x, targets)
+            if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
+                first = (lambda a: a[0])
+                x1 = tuple(map(first, x)) if isinstance(x, tuple) else first(x)
+                b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
+                losses = one(leaves[0], b1, x1, None if targets is None else targets[0])[None]
+            else:
+                params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
+                losses = batched(params, buffers, x, targets)
         opt.zero_grad(set_to_none=False)
         losses.float().sum().backward()
         opt.step()

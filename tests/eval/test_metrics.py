@@ -32,8 +32,10 @@ def test_f1_at_threshold_and_oracle():
 
 def test_evaluate_fields_are_fractions():
     out = M.evaluate(Y, S, threshold=0.5)
-    assert set(out) == {"auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1", "f1_oracle"}
+    assert set(out) == {"auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1", "f1_oracle", "precision", "recall"}
     assert all(0 <= v <= 1 for v in out.values())
+    p, r = out["precision"], out["recall"]
+    assert out["f1"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0)
 
 
 def test_errors():

@@ -149,7 +149,7 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
     row = {
         **base, "method": method, "seed": seed,
         **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
-        "f1_oracle": metrics["f1_oracle"],
+        "f1_oracle": metrics["f1_oracle"], "precision": metrics["precision"], "recall": metrics["recall"],
         "fit_seconds": round(fit_seconds, 4), "score_seconds": round(t2 - t1, 4),
         "peak_memory_mb": round(_peak_memory_mb(det), 1),
         "n_train": int(len(split.x_train)), "n_test": int(len(split.x_test)),

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
 
 __all__ = ["auroc", "aupr_anomaly", "aupr_normal", "fpr_at_tpr", "f1_at_threshold", "f1_oracle", "evaluate"]
 
@@ -71,5 +79,9 @@ def evaluate(y_true, scores, threshold: float | None = None) -> dict[str, float]
         "f1_oracle": f1_oracle(y_true, scores),
     }
     if threshold is not None:
+        y, s = _check(y_true, scores)
+        pred = (s > threshold).astype(np.int64)
         out["f1"] = f1_at_threshold(y_true, scores, threshold)
+        out["precision"] = float(precision_score(y, pred, zero_division=0))
+        out["recall"] = float(recall_score(y, pred, zero_division=0))
     return out
