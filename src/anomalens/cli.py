@@ -91,6 +91,9 @@ def benchmark(
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
     save_models: Optional[Path] = typer.Option(None, help="Also save every fitted model under this folder."),
+    ood_dataset: Optional[str] = typer.Option(
+        None, help="Cross-dataset check (seed 003): train on all of --dataset, test on its test set + this "
+        "dataset's test set as anomalies (replaces --protocol and --classes)."),
 ) -> None:
     """Run a detector over classes x seeds; one JSON line per run."""
     from .eval.benchmark import parse_also, run_benchmark
@@ -99,7 +102,7 @@ def benchmark(
         rows = run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
-            batch_models=batch_models, also=parse_also(also or []), save_models=save_models,
+            batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

@@ -8,6 +8,9 @@ images only; test labels stay with the runner.
 * ``leave_one_out`` (seed 003): train on the training images of every class but c; test on
   the whole test set, class c anomalous.
 * ``folder`` (MVTec AD): the split as given, ``train/good`` for training.
+* ``ood:<other>`` (seed 003's cross-dataset check, :func:`make_ood_split`): train on every
+  training image of the dataset; test on its test set (normal) plus the test set of another
+  dataset of the same image shape (anomalous).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from .datasets import Dataset
 
-__all__ = ["Split", "PROTOCOLS", "make_split", "protocol_classes"]
+__all__ = ["Split", "PROTOCOLS", "make_split", "make_ood_split", "protocol_classes"]
 
 PROTOCOLS = ("one_vs_rest", "leave_one_out", "folder")
 
@@ -62,3 +65,17 @@ def make_split(ds: Dataset, protocol: str, c: int = 0) -> Split:
         x_train = ds.x_train[ds.y_train != c]
         y_test = (ds.y_test == c).astype(np.int64)
     return Split(protocol, str(c), x_train, ds.x_test, y_test)
+
+
+def make_ood_split(ds: Dataset, other: Dataset) -> Split:
+    """Train on all of ``ds``'s training images; test on ``ds``'s test images (0) + ``other``'s (1)."""
+    if ds.is_folder or other.is_folder:
+        raise ValueError("the out-of-distribution check needs two class-labelled datasets, not folder datasets")
+    if ds.x_test.shape[1:] != other.x_test.shape[1:]:
+        raise ValueError(
+            f"out-of-distribution dataset {other.name!r} has images of shape {other.x_test.shape[1:]}, "
+            f"{ds.name!r} has {ds.x_test.shape[1:]}; they must match"
+        )
+    x_test = np.concatenate([ds.x_test, other.x_test])
+    y_test = np.r_[np.zeros(len(ds.x_test), np.int64), np.ones(len(other.x_test), np.int64)]
+    return Split(f"ood:{other.name}", "all", ds.x_train, x_test, y_test)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from .._io import ensure_writable_dir
-from ..data import load_dataset, make_split, protocol_classes
+from ..data import load_dataset, make_ood_split, make_split, protocol_classes
 from ..registry import create
 from .metrics import evaluate
 
@@ -156,6 +156,9 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         "device": det.device_name, "params": det.get_params(), "version": __version__, "commit": commit,
         "fit_models_batched": batched,
     }
+    if split.protocol.startswith("ood:"):
+        row["mean_score_normal"] = float(np.mean(scores[split.y_test == 0]))
+        row["mean_score_anomalous"] = float(np.mean(scores[split.y_test == 1]))
     if not np.isfinite(row["auroc"]):  # pragma: no cover - evaluate() already checks
         raise RuntimeError(f"non-finite AUROC for {method} class {base['normal_class']} seed {seed}")
     return row
@@ -211,6 +214,7 @@ def run_benchmark(
     batch_models: int | None = None,
     also: Sequence[tuple[str, dict[str, Any]]] = (),
     save_models: str | os.PathLike | None = None,
+    ood_dataset: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -226,6 +230,13 @@ def run_benchmark(
     set) go to ``out`` when ``name`` is ``method`` (e.g. ``index="flat"``), else to
     ``<out's folder>/<name>-<dataset>-<preset>.jsonl``.
 
+    ``ood_dataset`` replaces ``protocol`` by seed 003's cross-dataset check: one run per
+    seed, trained on every training image of ``dataset``, tested on its test set (normal)
+    plus ``ood_dataset``'s test set (anomalous); rows have protocol ``ood:<name>``,
+    normal_class ``"all"`` and the mean score of each part (``mean_score_normal``,
+    ``mean_score_anomalous``: a likelihood model that gives the other dataset *higher*
+    likelihood has the second lower).
+
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
@@ -240,7 +251,11 @@ def run_benchmark(
     done = {_row_key(r) for r in read_results(out_path, repair=True)}
 
     ds = load_dataset(dataset, data_root, category=category, image_size=image_size)
-    class_ids = parse_classes(classes, protocol_classes(ds, protocol))
+    if ood_dataset is not None:
+        other = load_dataset(ood_dataset)
+        protocol, class_ids = f"ood:{other.name}", [0]
+    else:
+        class_ids = parse_classes(classes, protocol_classes(ds, protocol))
     seed_list = parse_seeds(seeds)
     ds_name = dataset if dataset != "folder" else ds.name
     derived = []
@@ -258,8 +273,8 @@ def run_benchmark(
 
     def base_of(c: int) -> dict[str, Any]:
         if c not in splits:
-            splits[c] = make_split(ds, protocol, c)
-        normal_class = splits[c].normal_class if protocol == "folder" else c
+            splits[c] = make_ood_split(ds, other) if ood_dataset is not None else make_split(ds, protocol, c)
+        normal_class = splits[c].normal_class if protocol == "folder" or ood_dataset is not None else c
         return {"method": method, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
 
     tasks = [(c, s) for c in class_ids for s in seed_list
