@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 knn-speed report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,16 @@ results-002-quick: setup
 # On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src BATCH="--batch-models 10" sh benchmarks/seed002.sh
 reproduce-002: setup
 	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed002.sh
+	$(MAKE) report
+
+# Seed 003 (encoder + RealNVP, GANomaly): leave-one-out, one-vs-rest, pixels, MNIST <-> Fashion-MNIST.
+results-003-quick: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=quick SEEDS=0 sh benchmarks/seed003.sh
+	$(MAKE) report
+
+# On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src BATCH="--batch-models 10" sh benchmarks/seed003.sh
+reproduce-003: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0 sh benchmarks/seed003.sh
 	$(MAKE) report
 
 # Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).

@@ -19,6 +19,7 @@ SMALL = {
     "deepsvdd": _NET,
     "encoder_flow": {"latent": 8, "width": 8, "epochs": 10, "lr": 3e-3, "batch_size": 16, "flow_couplings": 2,
                      "flow_hidden": 32, "flow_epochs": 30, "flow_lr": 1e-2, "flow_batch_size": 32, "pad_to": None, "device": "cpu"},
+    "ganomaly": {"latent": 8, "width": 8, "epochs": 5, "lr": 3e-3, "batch_size": 16, "pad_to": None, "device": "cpu"},
     "geom": {"depth": 10, "widen": 1, "epochs": 1.0, "batch_size": 64, "pad_to": None, "device": "cpu"},
 }
 

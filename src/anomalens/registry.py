@@ -83,6 +83,12 @@ DETECTORS: dict[str, DetectorInfo] = {
             "seed 003 (Salcedo & Alvarez), encoder + RealNVP",
             "DCGAN autoencoder (L1), RealNVP on its latents; -log-likelihood; confidence-interval threshold",
         ),
+        DetectorInfo(
+            "ganomaly",
+            "anomalens.detectors.ganomaly:GANomaly",
+            "Akcay et al. 2018, GANomaly (the seed 003 baseline)",
+            "encoder-decoder-encoder generator + discriminator; latent distance ||z - z_hat||^2",
+        ),
     ]
 }
 

@@ -70,3 +70,25 @@ def test_dcgan_shapes_follow_ganomaly():
     assert sum(p.numel() for p in ae.encoder.parameters()) == 16 * 64 + 16 * 64 * 128 + 16 * 128 * 256 + 2 * (128 + 256) + 16 * 256 * 100
     with pytest.raises(ValueError, match="power of two"):
         DCGANEncoder(1, size=28)
+
+
+def test_ganomaly_terms_train_only_their_own_network():
+    from torch.func import functional_call
+
+    from anomalens.nn import GANomalyNet
+
+    net = seeded(0, lambda: GANomalyNet(1, latent=8, size=16, width=4))
+    x = torch.rand(6, 1, 16, 16) * 2 - 1
+    params = dict(net.named_parameters())
+    for nested in (False, True):  # plain, and inside functional_call as in the training loop
+        terms = functional_call(net, (params, dict(net.named_buffers())), (x,)) if nested else net(x)
+        assert terms.shape == (4,)
+        gen = [p for n, p in params.items() if not n.startswith("disc.")]
+        disc = [p for n, p in params.items() if n.startswith("disc.")]
+        g_adv = torch.autograd.grad(terms[0], gen + disc, retain_graph=True, allow_unused=True)
+        assert all(g is None or not g.any() for g in g_adv[len(gen):])  # adversarial term: generator only
+        assert any(g is not None and g.any() for g in g_adv[: len(gen)])
+        g_d = torch.autograd.grad(terms[3], gen + disc, allow_unused=True)
+        assert all(g is None or not g.any() for g in g_d[: len(gen)])  # discriminator term: discriminator only
+        assert any(g is not None and g.any() for g in g_d[len(gen):])
+    assert net.eval().score(x).shape == (6,)

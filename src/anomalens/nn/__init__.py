@@ -1,11 +1,11 @@
 """Network modules only (imports no other part of anomalens)."""
 
 from .cae import BaselineCAE, EncoderOnly, InceptionCAE, InceptionLayer
-from .dcgan import DCGANAutoencoder, DCGANDecoder, DCGANEncoder
+from .dcgan import DCGANAutoencoder, DCGANDecoder, DCGANEncoder, GANomalyNet
 from .realnvp import RealNVP
 from .wrn import WideResNet
 
 __all__ = [
     "BaselineCAE", "EncoderOnly", "InceptionCAE", "InceptionLayer", "WideResNet",
-    "DCGANAutoencoder", "DCGANDecoder", "DCGANEncoder", "RealNVP",
+    "DCGANAutoencoder", "DCGANDecoder", "DCGANEncoder", "GANomalyNet", "RealNVP",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DCGANEncoder", "DCGANDecoder", "DCGANAutoencoder"]
+__all__ = ["DCGANEncoder", "DCGANDecoder", "DCGANAutoencoder", "GANomalyNet"]
 
 
 def _stages(size: int) -> int:
@@ -44,8 +44,9 @@ class DCGANEncoder(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_net(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features_net(x)).flatten(1)
+    def forward(self, x: torch.Tensor, features_only: bool = False) -> torch.Tensor:
+        h = self.features_net(x)
+        return h if features_only else self.head(h).flatten(1)
 
 
 class DCGANDecoder(nn.Module):
@@ -90,3 +91,48 @@ def _dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class GANomalyNet(nn.Module):
+    """GANomaly (Akcay et al. 2018): generator encoder -> decoder -> encoder, plus a DCGAN
+    discriminator.
+
+    ``forward(x)`` (x in [-1, 1]) returns the four training terms as a tensor
+    ``[adversarial, contextual, encoder, discriminator]``: the feature-matching loss
+    ``||f(x) - f(x_hat)||^2`` with the discriminator's parameters held fixed, the L1
+    reconstruction loss, the latent loss ``||z - z_hat||^2`` and the discriminator's binary
+    cross-entropy on ``x`` (real) and ``x_hat`` (fake, generator held fixed). Their weighted
+    sum has the gradients of GANomaly's two losses, each for its own network, so one
+    optimizer step updates generator and discriminator together. ``score(x)`` is the
+    anomaly score ``mean (z - z_hat)^2``.
+    """
+
+    def __init__(self, channels: int = 1, latent: int = 100, size: int = 32, width: int = 64):
+        super().__init__()
+        self.encoder1 = DCGANEncoder(channels, latent, size, width)
+        self.decoder = DCGANDecoder(channels, latent, size, width)
+        self.encoder2 = DCGANEncoder(channels, latent, size, width)
+        self.disc = DCGANEncoder(channels, 1, size, width)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.encoder1(x)
+        return (z - self.encoder2(self.decoder(z))).pow(2).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.func import functional_call
+        from torch.nn import functional as F
+
+        z = self.encoder1(x)
+        x_hat = self.decoder(z)
+        z_hat = self.encoder2(x_hat)
+        # the discriminator's features with its parameters detached: this term trains the generator only
+        fixed = ({n: p.detach() for n, p in self.disc.named_parameters()}, dict(self.disc.named_buffers()))
+        f_real = functional_call(self.disc, fixed, (x,), {"features_only": True})
+        f_fake = functional_call(self.disc, fixed, (x_hat,), {"features_only": True})
+        adversarial = (f_real - f_fake).pow(2).mean()
+        contextual = (x - x_hat).abs().mean()
+        encoder = (z - z_hat).pow(2).mean()
+        real, fake = self.disc(x), self.disc(x_hat.detach())
+        disc = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                      + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        return torch.stack([adversarial, contextual, encoder, disc])
