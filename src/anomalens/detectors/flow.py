@@ -116,14 +116,11 @@ class EncoderFlow(NetworkDetector):
     def _network_key(self) -> tuple:
         return ("encoder_flow", *(getattr(self, k) for k in self._training_params))
 
-    def _size(self) -> int:
-        return max(int(self.input_shape_[0]), self.pad_to or 0)
-
     def _build_net(self, in_channels: int):
         from ..nn import DCGANAutoencoder, RealNVP
         from ..train import seeded
 
-        size = self._size()
+        size = self._input_size()
 
         def build():
             ae = DCGANAutoencoder(in_channels, self.latent, size, self.width) if self.on == "latent" else None
@@ -133,10 +130,7 @@ class EncoderFlow(NetworkDetector):
         return seeded(self.seed, build)
 
     def _check_tensor(self, x) -> None:
-        h, w = x.shape[-2:]
-        if h != w or h < 8 or h & (h - 1):
-            raise ValueError(f"encoder_flow's DCGAN takes square images with a power-of-two side >= 8 (after "
-                             f"padding to pad_to={self.pad_to}); got {h} x {w}")
+        self._require_power_of_two_square(x)
 
     # -- training ----------------------------------------------------------------------------
     def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:

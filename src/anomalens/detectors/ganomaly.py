@@ -64,14 +64,11 @@ class GANomaly(NetworkDetector):
         from ..nn import GANomalyNet
         from ..train import seeded
 
-        size = max(int(self.input_shape_[0]), self.pad_to or 0)
+        size = self._input_size()
         return seeded(self.seed, lambda: GANomalyNet(in_channels, self.latent, size, self.width))
 
     def _check_tensor(self, x) -> None:
-        h, w = x.shape[-2:]
-        if h != w or h < 8 or h & (h - 1):
-            raise ValueError(f"ganomaly's DCGAN takes square images with a power-of-two side >= 8 (after padding to "
-                             f"pad_to={self.pad_to}); got {h} x {w}")
+        self._require_power_of_two_square(x)
 
     def _train(self, dets, nets, data, loss=None, targets=None, views=None, what: str = "generator + discriminator"):
         import torch

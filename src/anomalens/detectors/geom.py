@@ -120,13 +120,8 @@ class GEOM(NetworkDetector):
         from ..nn import WideResNet
         from ..train import seeded
 
-        size = self._padded_size()
-        depth, widen = self._arch(size)
+        depth, widen = self._arch(self._input_size())
         return seeded(self.seed, lambda: WideResNet(depth, widen, N_TRANSFORMS, in_channels, self.dropout))
-
-    def _padded_size(self) -> int:
-        h = int(self.input_shape_[0])
-        return max(h, self.pad_to or 0)
 
     def _shift(self, size: int) -> int:
         return self.shift or default_shift(size)
@@ -188,7 +183,7 @@ class GEOM(NetworkDetector):
     def _normality(self, p, log_p):
         if self.score_mode == "simple":
             return torch_diag_mean(p)
-        return (log_p * self._alpha1(p.device)).sum(dim=2).mean(dim=1)
+        return (log_p * self._alpha1(log_p.device)).sum(dim=2).mean(dim=1)
 
     def _alpha1(self, device):
         import torch
@@ -221,8 +216,7 @@ class GEOM(NetworkDetector):
                 kept.append(log_p.float())
             n = len(data)
             d.alpha_ = fit_dirichlet_means((sum_p / n).cpu().numpy(), (sum_log / n).cpu().numpy())
-            alpha1 = d._alpha1(data.device)
-            d._train_scores = -torch.cat([(lp.double() * alpha1).sum(dim=2).mean(dim=1) for lp in kept]).cpu().numpy()
+            d._train_scores = -torch.cat([d._normality(None, lp.double()) for lp in kept]).cpu().numpy()
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         cached = self.__dict__.pop("_train_scores", None)

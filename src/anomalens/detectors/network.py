@@ -69,6 +69,17 @@ class NetworkDetector(BaseDetector):
     def _check_tensor(self, x) -> None:
         """Raise ValueError if the network cannot take images of this shape."""
 
+    def _input_size(self) -> int:
+        """Side of the (square) images the network sees: the fitted height, padded to ``pad_to``."""
+        return max(int(self.input_shape_[0]), self.pad_to or 0)
+
+    def _require_power_of_two_square(self, x) -> None:
+        """``_check_tensor`` for DCGAN-style networks (halving down to 4 x 4)."""
+        h, w = x.shape[-2:]
+        if h != w or h < 8 or h & (h - 1):
+            raise ValueError(f"{self.name}'s DCGAN takes square images with a power-of-two side >= 8 (after "
+                             f"padding to pad_to={self.pad_to}); got {h} x {w}")
+
     @classmethod
     def _after_training(cls, dets: list, datas: list) -> None:
         """Fit each detector's scorer on its trained network (``datas``: each one's training tensor)."""
