@@ -173,7 +173,7 @@ class EncoderFlow(NetworkDetector):
         for d, net, X, (_, held) in zip(dets, nets, Xs, splits):
             d.net_ = net.eval()
             d.train_log_, d.flow_log_ = log, flow_log
-            d._held = X[held] if len(held) else X
+            d._held_idx = held  # their scores are among the training scores _end_fit computes
 
     # -- scoring -----------------------------------------------------------------------------
     def _log_likelihood(self, X: np.ndarray) -> np.ndarray:
@@ -188,8 +188,8 @@ class EncoderFlow(NetworkDetector):
     def _threshold_from(self, train_scores: np.ndarray) -> float:
         from scipy.stats import norm
 
-        held = self.__dict__.pop("_held", None)
-        nll = self._score(held) if held is not None else train_scores
+        held = self.__dict__.pop("_held_idx", None)
+        nll = train_scores[held] if held is not None and len(held) else train_scores
         z = float(norm.ppf(0.5 + self.confidence / 2))
         self.holdout_nll_ = (float(np.mean(nll)), float(np.std(nll)), int(len(nll)))
         return float(np.mean(nll) + z * np.std(nll))
