@@ -75,7 +75,8 @@ def benchmark(
     method: str = typer.Option(..., help="Registered detector name (see `anomalens list`)."),
     dataset: str = typer.Option(..., help="Dataset name (see `anomalens datasets`)."),
     out: Path = typer.Option(..., help="Results file (JSONL), appended to and resumable."),
-    protocol: str = typer.Option("one_vs_rest", help="one_vs_rest | leave_one_out | folder"),
+    protocol: Optional[str] = typer.Option(
+        None, help="one_vs_rest | leave_one_out | folder (default: folder for folder datasets, else one_vs_rest)."),
     classes: str = typer.Option("all", help="'all', '3', '0,2,5' or '0-4'."),
     seeds: str = typer.Option("0", help="'0', '0,1,2' or '0-9'."),
     preset: str = typer.Option("quick", help="paper | paper_cifar | quick (see `anomalens list`)."),
@@ -87,7 +88,8 @@ def benchmark(
         "inception_cae_re or inception_cae_nnqed:index=flat; rows go to --out for the same method, else to "
         "<out folder>/NAME-DATASET-PRESET.jsonl."),
     data_root: Optional[Path] = typer.Option(None, help="Folder holding a user-supplied dataset."),
-    category: Optional[str] = typer.Option(None, help="Category, for --dataset folder."),
+    category: Optional[str] = typer.Option(
+        None, help="Category of --dataset folder / synthetic_parts: a name, 'a,b' or 'all'."),
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
     save_models: Optional[Path] = typer.Option(None, help="Also save every fitted model under this folder."),
@@ -140,7 +142,13 @@ def fit(
     from .registry import create
 
     try:
-        det = create(method, preset=preset, image_size=image_size, seed=seed, **_overrides(set_))
+        over = _overrides(set_)
+        for key, value in (("image_size", image_size), ("seed", seed)):
+            if value is not None:
+                if key in over and over[key] != value:
+                    raise ValueError(f"--{key.replace('_', '-')} {value} and --set {key}={over[key]} disagree")
+                over[key] = value
+        det = create(method, preset=preset, **over)
         det.fit(train)
         det.save(out)
     except (ValueError, OSError, TypeError) as e:
@@ -151,20 +159,36 @@ def fit(
 @app.command()
 def score(
     model: Path = typer.Argument(..., help="Directory written by `anomalens fit`."),
-    inputs: list[Path] = typer.Argument(..., help="Image files and/or folders."),
+    inputs: list[Path] = typer.Argument(..., help="Image files and/or folders (searched recursively)."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write path,score,anomalous to this CSV."),
+    maps: Optional[Path] = typer.Option(
+        None, "--maps", help="Write a heatmap overlay PNG per image here (detectors with anomaly_map)."),
 ) -> None:
     """Score images: prints path, score and 0/1 (1 = anomalous) per image."""
     from ._io import atomic_write_text
-    from .data.images import list_images
+    from .data.images import as_image_array
     from .detectors.base import load_detector
 
     try:
         det = load_detector(model)
+        if maps is not None and not hasattr(det, "anomaly_map"):
+            raise ValueError(f"--maps: {det.name} does not localise anomalies (no anomaly_map); "
+                             f"detectors that do: kd_cae, ni_cae, cae_ssim")
         paths: list[Path] = []
         for p in inputs:
-            paths.extend(list_images(p) if p.is_dir() else [p])
-        scores = det.score(paths)
+            paths.extend(_images_under(p) if p.is_dir() else [p])
+        h, w, c = det.input_shape_
+        images = as_image_array(paths, size=getattr(det, "image_size", None) or (h, w), channels=c)
+        scores = det.score(images)
+        if maps is not None:
+            from .eval.maps import write_overlays
+
+            names = _map_names(paths, inputs)
+            from .data.images import read_image
+
+            for i in range(0, len(images), 64):  # in chunks: bounded memory for large folders
+                originals = [read_image(p) for p in paths[i : i + 64]]  # overlays at the files' own size
+                write_overlays(names[i : i + 64], originals, det.anomaly_map(images[i : i + 64]), maps)
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     flags = (scores > det.threshold_).astype(int)
@@ -179,6 +203,28 @@ def score(
         except OSError as e:
             _fail(e)
     sys.stdout.write(buf.getvalue())
+
+
+def _images_under(folder: Path) -> list[Path]:
+    """Image files in ``folder`` and its sub-folders (an MVTec ``test/`` with good/ and defect folders)."""
+    from .data.images import IMAGE_EXTENSIONS
+
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not found:
+        raise ValueError(f"folder {str(folder)!r} contains no images (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return found
+
+
+def _map_names(paths: list[Path], inputs: list[Path]) -> list[str]:
+    """Unique file names for the overlays: the path below its input folder, '/' -> '__'."""
+    names = []
+    for p in paths:
+        base = next((i for i in inputs if i.is_dir() and i in p.parents), None)
+        rel = p.relative_to(base) if base is not None else Path(p.name)
+        names.append("__".join(rel.with_suffix("").parts) + "_map")
+    if len(set(names)) != len(names):
+        names = [f"{i:05d}_{n}" for i, n in enumerate(names)]
+    return names
 
 
 def main() -> None:  # pragma: no cover - entry point

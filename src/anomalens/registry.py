@@ -89,6 +89,30 @@ DETECTORS: dict[str, DetectorInfo] = {
             "Akcay et al. 2018, GANomaly (the seed 003 baseline)",
             "encoder-decoder-encoder generator + discriminator; latent distance ||z - z_hat||^2",
         ),
+        DetectorInfo(
+            "kd_cae",
+            "anomalens.detectors.inspection:KDCAEDetector",
+            "seed 001 (Wilmet et al.), KD-CAE",
+            "12-layer CAE, reconstruction error + KDE of the 8x8x128 latent (OR rule); error map",
+        ),
+        DetectorInfo(
+            "ni_cae",
+            "anomalens.detectors.inspection:NICAEDetector",
+            "seed 001 (Wilmet et al.), NI-CAE (with noise)",
+            "CAE trained with Gaussian noise on 10% of images; 1 - SSIM score, SSIM difference map",
+        ),
+        DetectorInfo(
+            "cae_ssim",
+            "anomalens.detectors.inspection:CAESSIM",
+            "seed 001 (Wilmet et al.), NI-CAE without noise (Table 3)",
+            "the NI-CAE network trained without noise; 1 - SSIM score and map",
+        ),
+        DetectorInfo(
+            "supervised_cnn",
+            "anomalens.detectors.inspection:SupervisedCNNDetector",
+            "seed 001 (Wilmet et al.), supervised CNN baseline",
+            "5 x (conv 16 + pool) + dense classifier; needs labelled anomalies (k-fold protocol)",
+        ),
     ]
 }
 

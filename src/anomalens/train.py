@@ -69,6 +69,10 @@ class TrainResult:
     images_seen: int
     cuda_graph: bool
     device: str
+    #: validation loss per model and epoch (``K x epochs``) when ``val_data`` was given
+    val_losses: np.ndarray | None = None
+    #: per model, the epoch (0-based) whose weights were kept (early stopping), else None
+    best_epochs: list[int] | None = None
 
     @property
     def images_per_second(self) -> float:
@@ -120,6 +124,11 @@ def train_models(
     seeds: Sequence[int],
     targets: torch.Tensor | None = None,
     views: int = 1,
+    labels: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    optimizer: str = "adam",
+    optimizer_options: dict | None = None,
+    val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    patience: int | None = None,
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
     progress: bool = False,
@@ -149,6 +158,20 @@ def train_models(
         pair once in random order, and ``loss_fn`` receives ``x`` as a pair ``(images,
         view_index)`` (a float batch and a long tensor of the same length) to build the
         view itself; the images are never materialised ``views`` times.
+    labels : Tensor or list of K Tensors, optional
+        One label per training image (aligned with ``data``); ``loss_fn`` then receives ``x``
+        as a pair ``(images, labels)`` (supervised training). Not with ``views``.
+    optimizer : {"adam", "adadelta", "rmsprop"}
+        torch's optimizer of that name; ``optimizer_options`` are passed to it (e.g.
+        ``{"betas": (0.5, 0.999)}``, ``{"rho": 0.95, "eps": 1e-7}``).
+    val_data, patience : optional
+        Early stopping (Keras' ``EarlyStopping`` + best checkpoint): after every epoch the
+        mean loss on ``val_data`` (one tensor, or one per model) is computed in eval mode;
+        a model whose validation loss has not improved for ``patience`` epochs stops, and
+        every model gets back the weights of its best epoch. Training ends when all models
+        have stopped or the phases are done. Models still running keep training while others
+        have stopped; a stopped model's later updates are discarded, so it ends exactly as
+        if trained alone.
     cuda_graph : bool or "auto"
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
@@ -167,6 +190,14 @@ def train_models(
         raise ValueError(f"views must be >= 1, got {views}")
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(_OPTIMIZERS)}, got {optimizer!r}")
+    if labels is not None and views > 1:
+        raise ValueError("labels and views > 1 cannot be combined")
+    if (val_data is None) != (patience is None):
+        raise ValueError("early stopping needs both val_data and patience")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be >= 1, got {patience}")
     datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
     if len(datas) != K:
         raise ValueError(f"need one training tensor per model, got {len(datas)} for {K} models")
@@ -181,6 +212,17 @@ def train_models(
         raise ValueError("cuda_graph=True needs the data on a CUDA device")
     shared = all(d is datas[0] for d in datas)
     pool = datas[0] if shared else torch.cat(datas)
+    label_pool = None
+    if labels is not None:
+        lab = [labels] * K if isinstance(labels, torch.Tensor) else list(labels)
+        if len(lab) != K or any(len(a) != len(d) for a, d in zip(lab, datas)):
+            raise ValueError("labels must hold one label per training image (one tensor per model)")
+        label_pool = (lab[0] if shared else torch.cat(lab)).to(device)
+    vals = None
+    if val_data is not None:
+        vals = [val_data] * K if isinstance(val_data, torch.Tensor) else list(val_data)
+        if len(vals) != K or min(len(v) for v in vals) == 0:
+            raise ValueError("val_data must be one non-empty tensor, or one per model")
     offsets = torch.tensor([0] * K if shared else np.cumsum([0] + sizes[:-1]).tolist(), device=device)
     items = [n * views for n in sizes]  # (image, view) pairs per model
     bs = min(batch_size, min(items))
@@ -199,8 +241,10 @@ def train_models(
         return loss_fn(lambda inp: functional_call(base, (p, b), (inp,)), x, t)
 
     batched = vmap(one, in_dims=(0, 0, 0, 0 if targets is not None else None), randomness="different")
-    opt = torch.optim.Adam([p for lv in leaves for p in lv.values()], lr=phases[0].lr, weight_decay=weight_decay,
-                           capturable=use_graph)
+    opt_options = {"weight_decay": weight_decay, **(optimizer_options or {})}
+    if use_graph:
+        opt_options["capturable"] = True
+    opt = _OPTIMIZERS[optimizer]([p for lv in leaves for p in lv.values()], lr=phases[0].lr, **opt_options)
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     loss_sum = torch.zeros(K, device=device)
     seen = torch.zeros(K, device=device)
@@ -209,6 +253,8 @@ def train_models(
         x = _as_float(pool[idx[0]])  # K x b x C x H x W
         if views > 1:
             x = (x, idx[1])
+        elif label_pool is not None:
+            x = (x, label_pool[idx[0]])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
             if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
                 first = (lambda a: a[0])
@@ -232,6 +278,24 @@ def train_models(
     fractions = [f for p in phases for f in p.epoch_fractions()]
     total_epochs = len(fractions)
     history = np.zeros((K, total_epochs))
+    val_history = np.full((K, total_epochs), np.nan) if vals is not None else None
+    best_loss, best_epoch, best_state = [np.inf] * K, [-1] * K, [None] * K
+    stopped = [False] * K
+
+    @torch.no_grad()
+    def validate(k: int) -> float:
+        base.eval()
+        try:
+            b_k = {n: b[k] for n, b in buffers.items()}
+            t_k = None if targets is None else targets[k]
+            total, count = 0.0, 0
+            for i in range(0, len(vals[k]), bs):
+                xv = _as_float(vals[k][i : i + bs])
+                total += float(one(leaves[k], b_k, xv, t_k)) * len(xv)
+                count += len(xv)
+            return total / count
+        finally:
+            base.train()
     images = 0
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
@@ -280,11 +344,32 @@ def train_models(
                     else:
                         step(idx)
                 history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
+                if vals is not None:
+                    for k in range(K):
+                        if stopped[k]:
+                            continue
+                        v = val_history[k, epoch] = validate(k)
+                        if v < best_loss[k]:
+                            best_loss[k], best_epoch[k] = v, epoch
+                            best_state[k] = ({n: t.detach().clone() for n, t in leaves[k].items()},
+                                             {n: b[k].detach().clone() for n, b in buffers.items()})
+                        elif epoch - best_epoch[k] >= patience:
+                            stopped[k] = True
                 epoch += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{history[:, epoch - 1].mean():.5f}")
+                post = {"loss": f"{history[:, epoch - 1].mean():.5f}"}
+                if vals is not None:
+                    post["val"] = f"{np.nanmean(val_history[:, epoch - 1]):.5f}"
+                bar.set_postfix(**post)
+                if all(stopped):
+                    break
+            if vals is not None and all(stopped):
+                break
     finally:
         bar.close()
+    history = history[:, :epoch]
+    if val_history is not None:
+        val_history = val_history[:, :epoch]
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
@@ -293,8 +378,15 @@ def train_models(
 
     with torch.no_grad():
         for k, m in enumerate(models):
-            m.load_state_dict({**leaves[k], **{name: t[k] for name, t in buffers.items()}})
-    return TrainResult(history, seconds, images, use_graph, str(device))
+            if best_state[k] is not None:  # early stopping: the best epoch's weights
+                m.load_state_dict({**best_state[k][0], **best_state[k][1]})
+            else:
+                m.load_state_dict({**leaves[k], **{name: t[k] for name, t in buffers.items()}})
+    return TrainResult(history, seconds, images, use_graph, str(device), val_history,
+                       best_epoch if vals is not None else None)
+
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop}
 
 
 def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, state: list[torch.Tensor], opt) -> None:

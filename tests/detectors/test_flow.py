@@ -24,7 +24,7 @@ def small(**kw):
 def test_threshold_is_the_confidence_interval_of_held_out_likelihoods():
     x = make_images(80, seed=1)
     det = small(holdout=0.25, confidence=0.9).fit(x)
-    train_idx, held = det._split(80)
+    train_idx, held = det._holdout_split(80, det.holdout)
     assert len(held) == 20 and not set(held) & set(train_idx)
     nll = det.score(x[held])
     assert det.threshold_ == pytest.approx(nll.mean() + norm.ppf(0.95) * nll.std(), rel=1e-9)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .fetch import cache_dir
+from .synthetic_parts import GENERATOR_VERSION as _SP_VERSION
 
 __all__ = ["Dataset", "ImageSet", "DatasetInfo", "DATASETS", "load_dataset", "list_datasets", "dataset_status"]
 
@@ -81,6 +82,9 @@ DATASETS: dict[str, DatasetInfo] = {
                     True, "svhn/train_32x32.mat"),
         DatasetInfo("catsvsdogs", "CatsVsDogs (ASIRRA), 2 x (10,000 + 2,500), resized and centre-cropped to 64x64x3",
                     "user path (Kaggle train/cat.<i>.jpg, or PetImages/)", True, "catsvsdogs/train"),
+        DatasetInfo("synthetic_parts", "procedural MVTec-layout stand-in: 5 categories (weave, bottle, screw, board, "
+                    "brush), 300 train + 150 test, 256x256x3, masks", "generated into the cache on first use", False,
+                    f"synthetic_parts/v{_SP_VERSION}/brush/train/good"),
         DatasetInfo("folder", "MVTec AD layout: <root>/<category>/{train/good,test/*,ground_truth/*}",
                     "user path (root=, category=)", True, ""),
     ]
@@ -129,7 +133,7 @@ def load_dataset(
         For user-supplied datasets: the folder holding the published files (default:
         the cache folder ``<cache>/<name>``). For ``folder``: the MVTec-style root.
     category : str
-        For ``folder``: the category sub-folder.
+        For ``folder`` and ``synthetic_parts``: the category sub-folder.
     image_size : int or (H, W), optional
         For ``folder``: resize every image to this size (see :mod:`anomalens.data.images`).
     """
@@ -166,13 +170,20 @@ def load_dataset(
     else:
         from .folder import load_folder
 
-        if root is None or category is None:
+        ds_name = f"folder:{category}"
+        if name == "synthetic_parts":
+            from .synthetic_parts import CATEGORIES, ensure_synthetic_parts
+
+            if category not in CATEGORIES:
+                raise ValueError(f"synthetic_parts needs category= one of {', '.join(CATEGORIES)}; got {category!r}")
+            root, ds_name = ensure_synthetic_parts(root, [category]), "synthetic_parts"
+        elif root is None or category is None:
             raise ValueError("the 'folder' dataset needs root= (MVTec-style folder) and category=")
         d = load_folder(root, category, image_size=image_size, channels=channels)
         if d["x_test"] is None:
             raise ValueError(f"folder dataset {str(Path(root) / category)!r} has no test images under test/")
         return Dataset(
-            name=f"folder:{category}", x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
+            name=ds_name, x_train=d["x_train"], y_train=d["y_train"], x_test=d["x_test"],
             y_test=d["y_test"], class_names=(category,), test_masks=d["test_masks"], test_paths=d["test_paths"],
             test_defects=d["test_defects"], meta={"folder": True, "root": str(root), "category": category},
         )

@@ -133,21 +133,13 @@ class EncoderFlow(NetworkDetector):
         self._require_power_of_two_square(x)
 
     # -- training ----------------------------------------------------------------------------
-    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indices (training, held out) of ``n`` training images, drawn from ``seed``."""
-        k = int(round(self.holdout * n)) if self.holdout > 0 else 0
-        if k and n - k < 2:
-            raise ValueError(f"holdout={self.holdout} leaves fewer than 2 of the {n} training images to train on")
-        perm = np.random.default_rng(self.seed).permutation(n)
-        return np.sort(perm[k:]), np.sort(perm[:k])
-
     @classmethod
     def _fit_group(cls, dets, Xs) -> None:
         from ..train import Phase, predict_batches, train_models
 
         d0 = dets[0]
         device = d0._torch_device()
-        splits = [d._split(len(X)) for d, X in zip(dets, Xs)]
+        splits = [d._holdout_split(len(X), d.holdout) for d, X in zip(dets, Xs)]
         datas = [d0._tensor(X[tr], device) for X, (tr, _) in zip(Xs, splits)]
         nets = [d._build_net(datas[0].shape[1]).to(device) for d in dets]
         seeds = [d.seed for d in dets]

@@ -66,6 +66,10 @@ class NetworkDetector(BaseDetector):
     def _loss(forward, x, target):
         raise NotImplementedError
 
+    def _net_channels(self, channels: int) -> int:
+        """Channels the network takes for input images of ``channels`` channels."""
+        return channels
+
     def _check_tensor(self, x) -> None:
         """Raise ValueError if the network cannot take images of this shape."""
 
@@ -113,7 +117,10 @@ class NetworkDetector(BaseDetector):
         schedule = ((self.epochs, self.lr), (getattr(self, "finetune_epochs", 0), getattr(self, "finetune_lr", self.lr)))
         return [Phase(e, lr) for e, lr in schedule if e > 0]
 
-    def _train(self, dets: list, nets: list, data, loss=None, targets=None, views: int | None = None, what: str = "network"):
+    def _train(self, dets: list, nets: list, data, loss=None, targets=None, views: int | None = None,
+               what: str = "network", **options):
+        """Train ``nets`` with the shared loop; ``options`` go to :func:`~anomalens.train.train_models`
+        (optimizer, early stopping, labels)."""
         from ..train import train_models
 
         phases = self._phases()
@@ -123,8 +130,17 @@ class NetworkDetector(BaseDetector):
             nets, data, loss or type(self)._loss, phases=phases, batch_size=self.batch_size,
             weight_decay=self.weight_decay, seeds=[d.seed for d in dets], targets=targets,
             views=self._views if views is None else views, precision=self.precision, progress=self.verbose,
-            desc=f"{self.name} {what} x{len(nets)}",
+            desc=f"{self.name} {what} x{len(nets)}", **options,
         )
+
+    def _holdout_split(self, n: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (training, held out) of ``n`` training images; ``share`` of them held out,
+        drawn from ``seed``."""
+        k = int(round(share * n)) if share > 0 else 0
+        if k and n - k < 2:
+            raise ValueError(f"holding out {share} of the {n} training images leaves fewer than 2 to train on")
+        perm = np.random.default_rng(self.seed).permutation(n)
+        return np.sort(perm[k:]), np.sort(perm[:k])
 
     @classmethod
     def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
@@ -172,7 +188,11 @@ class NetworkDetector(BaseDetector):
         if tuple(other.input_shape_) != tuple(self.input_shape_):
             raise ValueError(f"X has shape {other.input_shape_}, the network was trained on {tuple(self.input_shape_)}")
         other.net_, other.train_log_ = self.net_, getattr(self, "train_log_", None)
-        type(other)._after_training([other], [other._tensor(arr)])
+        held = getattr(self, "held_idx_", None)  # the same held-out images, for the scorer and threshold
+        fit_arr = arr if held is None or not len(held) else np.delete(arr, held, axis=0)
+        type(other)._after_training([other], [other._tensor(fit_arr)])
+        if held is not None:
+            other.held_idx_ = held
         other._end_fit(arr)
         return other
 
@@ -192,7 +212,7 @@ class NetworkDetector(BaseDetector):
     def _set_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
         import torch
 
-        net = self._build_net(int(self.input_shape_[2]))
+        net = self._build_net(self._net_channels(int(self.input_shape_[2])))
         net_state = {k[4:]: torch.from_numpy(np.array(v)) for k, v in tensors.items() if k.startswith("net.")}
         net.load_state_dict(net_state)
         self.net_ = net.to(self._torch_device()).eval()

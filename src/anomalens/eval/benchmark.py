@@ -27,7 +27,7 @@ from .. import __version__
 from .._io import ensure_writable_dir
 from ..data import load_dataset, make_ood_split, make_split, protocol_classes
 from ..registry import create
-from .metrics import evaluate
+from .metrics import evaluate, evaluate_maps
 
 __all__ = ["run_benchmark", "read_results", "parse_classes", "parse_seeds", "ROW_FIELDS"]
 
@@ -156,6 +156,10 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         "device": det.device_name, "params": det.get_params(), "version": __version__, "commit": commit,
         "fit_models_batched": batched,
     }
+    if split.test_masks is not None and hasattr(det, "anomaly_map") and split.test_masks.any():
+        t3 = time.perf_counter()
+        row.update(evaluate_maps(split.test_masks, det.anomaly_map(split.x_test)))
+        row["map_seconds"] = round(time.perf_counter() - t3, 4)
     if split.protocol.startswith("ood:"):
         row["mean_score_normal"] = float(np.mean(scores[split.y_test == 0]))
         row["mean_score_anomalous"] = float(np.mean(scores[split.y_test == 1]))
@@ -197,11 +201,88 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+SUPERVISED_PROTOCOL = "supervised_kfold"
+#: folds of the supervised protocol
+SUPERVISED_FOLDS = 5
+
+
+def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str | None, seeds: list[int],
+                    out_path: Path, done: set, progress: bool) -> list[dict[str, Any]]:
+    """Seed 001's supervised CNN: stratified k-fold over the labelled test images.
+
+    Each fold's model trains on the normal training images plus the other folds' test
+    images (normal and anomalous, with labels) and scores only its own fold, so every test
+    image gets exactly one score from a model that never saw it; the metrics are computed
+    over all test images at once. ``threshold_`` is the classifier's 0.5.
+    """
+    from sklearn.model_selection import StratifiedKFold
+    from tqdm.auto import tqdm
+
+    ds_name = dataset if dataset != "folder" else ds.name
+    base = {"method": method, "preset": preset, "dataset": ds_name, "protocol": SUPERVISED_PROTOCOL,
+            "normal_class": ds.class_names[0]}
+    commit = _git_commit()
+    written = []
+    y_all = ds.y_test.astype(np.int64)
+    for seed in tqdm(seeds, disable=not progress, desc=f"{method} {ds.class_names[0]}", unit="seed"):
+        det0 = clone_with(proto, seed=seed)
+        if _row_key({**base, "seed": seed, "params": det0.get_params()}) in done:
+            continue
+        scores = np.zeros(len(y_all))
+        t0 = time.perf_counter()
+        folds = StratifiedKFold(min(SUPERVISED_FOLDS, int(y_all.sum()), int((1 - y_all).sum())), shuffle=True,
+                                random_state=seed)
+        score_time = 0.0
+        for tr, te in folds.split(np.zeros(len(y_all)), y_all):
+            x_fit = np.concatenate([ds.x_train, ds.x_test[tr]])
+            y_fit = np.r_[np.zeros(len(ds.x_train), np.int64), y_all[tr]]
+            det = clone_with(proto, seed=seed).fit(x_fit, y_fit)
+            t1 = time.perf_counter()
+            scores[te] = det.score(ds.x_test[te])
+            score_time += time.perf_counter() - t1
+        metrics = evaluate(y_all, scores, 0.5)
+        row = {
+            **base, "seed": seed,
+            **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
+            "f1_oracle": metrics["f1_oracle"], "precision": metrics["precision"], "recall": metrics["recall"],
+            "fit_seconds": round(time.perf_counter() - t0 - score_time, 4), "score_seconds": round(score_time, 4),
+            "peak_memory_mb": round(_peak_memory_mb(det), 1), "n_train": int(len(ds.x_train) + len(y_all)),
+            "n_test": int(len(y_all)), "device": det.device_name, "params": det0.get_params(), "version": __version__,
+            "commit": commit, "folds": folds.get_n_splits(),
+        }
+        _append_row(out_path, row)
+        done.add(_row_key(row))
+        written.append(row)
+    return written
+
+
+def clone_with(det: Any, **params: Any) -> Any:
+    """An unfitted copy of ``det`` with ``params`` changed."""
+    return type(det)(**{**det.get_params(), **params})
+
+
+def _categories(dataset: str, root, category: str | None) -> list[str]:
+    """``category`` as a list: ``"all"`` = every category of the folder / synthetic_parts, or ``"a,b"``."""
+    if category is None:
+        return []
+    if category.strip().lower() == "all":
+        if dataset == "synthetic_parts":
+            from ..data.synthetic_parts import CATEGORIES
+
+            return list(CATEGORIES)
+        if dataset == "folder" and root is not None:
+            from ..data.folder import list_categories
+
+            return list_categories(root)
+        raise ValueError("--category all needs --dataset synthetic_parts or --dataset folder with --data-root")
+    return [c.strip() for c in category.split(",") if c.strip()]
+
+
 def run_benchmark(
     method: str,
     dataset: str,
     *,
-    protocol: str = "one_vs_rest",
+    protocol: str | None = None,
     classes: str | Sequence[int] = "all",
     seeds: str | Sequence[int] = (0,),
     preset: str | None = "quick",
@@ -237,11 +318,21 @@ def run_benchmark(
     ``mean_score_anomalous``: a likelihood model that gives the other dataset *higher*
     likelihood has the second lower).
 
+    ``category`` (folder datasets): one category, ``"a,b"`` or ``"all"``, each run in turn
+    into the same ``out``.
+
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
     from tqdm.auto import tqdm
 
+    cats = _categories(dataset, data_root, category)
+    if len(cats) > 1:
+        return [row for cat in cats for row in run_benchmark(
+            method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
+            overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
+            batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset)]
+    category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
     out_path = Path(out)
@@ -251,6 +342,13 @@ def run_benchmark(
     done = {_row_key(r) for r in read_results(out_path, repair=True)}
 
     ds = load_dataset(dataset, data_root, category=category, image_size=image_size)
+    if getattr(proto, "supervised", False):
+        if not ds.is_folder or protocol not in (None, SUPERVISED_PROTOCOL):
+            raise ValueError(f"{method!r} is a supervised classifier: it runs only under protocol "
+                             f"{SUPERVISED_PROTOCOL!r} on folder datasets (labelled anomalies)")
+        return _run_supervised(proto, method, ds, dataset, preset, parse_seeds(seeds), out_path, done, progress)
+    if protocol is None:
+        protocol = "folder" if ds.is_folder else "one_vs_rest"
     if ood_dataset is not None:
         other = load_dataset(ood_dataset)
         protocol, class_ids = f"ood:{other.name}", [0]

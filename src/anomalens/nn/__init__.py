@@ -1,11 +1,13 @@
 """Network modules only (imports no other part of anomalens)."""
 
 from .cae import BaselineCAE, EncoderOnly, InceptionCAE, InceptionLayer
-from .dcgan import DCGANAutoencoder, DCGANDecoder, DCGANEncoder, GANomalyNet
+from .dcgan import DCGAN, DCGANAutoencoder, DCGANDecoder, DCGANEncoder, GANomalyNet
+from .inspection import KDCAE, NICAE, SupervisedCNN
 from .realnvp import RealNVP
 from .wrn import WideResNet
 
 __all__ = [
     "BaselineCAE", "EncoderOnly", "InceptionCAE", "InceptionLayer", "WideResNet",
     "DCGANAutoencoder", "DCGANDecoder", "DCGANEncoder", "GANomalyNet", "RealNVP",
+    "DCGAN", "KDCAE", "NICAE", "SupervisedCNN",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DCGANEncoder", "DCGANDecoder", "DCGANAutoencoder", "GANomalyNet"]
+__all__ = ["DCGANEncoder", "DCGANDecoder", "DCGANAutoencoder", "GANomalyNet", "DCGAN"]
 
 
 def _stages(size: int) -> int:
@@ -136,3 +136,42 @@ class GANomalyNet(nn.Module):
         disc = 0.5 * (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                       + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
         return torch.stack([adversarial, contextual, encoder, disc])
+
+
+class DCGAN(nn.Module):
+    """A DCGAN (Radford et al. 2016): generator :class:`DCGANDecoder` from ``latent``-d
+    Gaussian noise, discriminator :class:`DCGANEncoder` with one logit. Strided convolutions,
+    BatchNorm, ReLU in the generator, LeakyReLU(0.2) in the discriminator, tanh output
+    (images in [-1, 1]) -- the guidelines seed 001 lists.
+
+    ``forward(x)`` (real images in [-1, 1]) draws a batch of fakes and returns
+    ``[discriminator loss, generator loss]``: the discriminator's binary cross-entropy on
+    real (1) and fake (0, generator held fixed), and the non-saturating generator loss
+    ``-log D(G(z))`` with the discriminator's parameters held fixed. Their sum therefore
+    has each network's own gradient, and one optimizer step updates both *simultaneously*
+    (the reference implementation alternates a discriminator step and a generator step).
+    """
+
+    def __init__(self, channels: int = 3, latent: int = 100, size: int = 64, width: int = 64):
+        super().__init__()
+        self.latent = latent
+        self.generator = DCGANDecoder(channels, latent, size, width)
+        self.disc = DCGANEncoder(channels, 1, size, width)
+
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] from latent vectors ``z`` (``N x latent``)."""
+        return self.generator(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.func import functional_call
+        from torch.nn import functional as F
+
+        z = torch.randn(x.shape[0], self.latent, device=x.device, dtype=x.dtype)
+        fake = self.generator(z)
+        real_logit, fake_logit = self.disc(x), self.disc(fake.detach())
+        d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
+                  + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+        fixed = ({n: p.detach() for n, p in self.disc.named_parameters()}, dict(self.disc.named_buffers()))
+        g_logit = functional_call(self.disc, fixed, (fake,))
+        g_loss = F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit))
+        return torch.stack([d_loss, g_loss])

@@ -1,0 +1,183 @@
+"""Seed 001 (industrial inspection): synthetic_parts, pixel metrics, early stopping, the
+KD-CAE / NI-CAE / supervised CNN detectors, their protocols and the maps workflow."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import anomalens
+from anomalens.cli import app
+from anomalens.data import load_dataset
+from anomalens.data.synthetic_parts import CATEGORIES, DEFECTS, render, write_synthetic_parts
+from anomalens.eval.benchmark import read_results, run_benchmark
+from anomalens.eval.metrics import aupro, pixel_auroc
+from anomalens.train import Phase, train_models
+
+FAST = {"epochs": 6, "patience": 3, "batch_size": 8, "val_fraction": 0.2, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    """A small synthetic_parts tree (bottle only, 64 px) in MVTec AD's layout."""
+    root = tmp_path_factory.mktemp("parts")
+    return write_synthetic_parts(root, ["bottle"], n_train=24, n_test_good=6, n_test_defect=6, size=64)
+
+
+# -- synthetic_parts -------------------------------------------------------------------------
+def test_every_category_and_defect_renders_deterministically_with_a_mask():
+    for cat in CATEGORIES:
+        img, mask = render(cat, None, index=3, size=64)
+        assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and not mask.any()
+        np.testing.assert_array_equal(img, render(cat, None, index=3, size=64)[0])
+        assert not np.array_equal(img, render(cat, None, index=4, size=64)[0])  # normal images vary
+        for d in DEFECTS[cat]:
+            bad, m = render(cat, d, index=1, size=64)
+            assert m.any() and m.mean() < 0.5, (cat, d)
+    with pytest.raises(ValueError, match="unknown synthetic_parts category"):
+        render("gearbox")
+    with pytest.raises(ValueError, match="unknown defect"):
+        render("bottle", "hole")
+
+
+def test_written_tree_reads_as_mvtec_with_masks(parts):
+    ds = load_dataset("folder", parts, category="bottle")
+    assert ds.x_train.shape == (24, 64, 64, 3) and len(ds.y_test) == 12 and ds.y_test.sum() == 6
+    assert set(ds.test_defects) == {"good", "contamination", "broken_rim"}
+    assert ds.test_masks[ds.y_test == 1].reshape(6, -1).any(axis=1).all() and not ds.test_masks[ds.y_test == 0].any()
+    # the image at index i does not depend on how many were generated
+    np.testing.assert_array_equal(ds.x_train[5], render("bottle", None, index=5, size=64)[0])
+
+
+# -- pixel metrics ------------------------------------------------------------------------------
+def test_aupro_perfect_random_and_region_weighting():
+    rng = np.random.default_rng(0)
+    masks = np.zeros((4, 32, 32), bool)
+    masks[0, 2:6, 2:6] = True  # a small region
+    masks[1, 5:30, 5:30] = True  # a large one
+    assert aupro(masks, masks.astype(float)) == pytest.approx(1.0)
+    assert pixel_auroc(masks, masks.astype(float)) == pytest.approx(1.0)
+    noise = rng.random(masks.shape)
+    assert aupro(masks, noise) < 0.25  # chance: about max_fpr / 2 = 0.15
+    # finding only the large region (the small one scores like normal pixels, so its overlap
+    # grows like the FPR, 0.15 on average over [0, 0.3]): (1 + 0.15) / 2, each region counting
+    # once whatever its size, while the pixel AUROC stays high
+    only_large = np.where(masks & (np.arange(4)[:, None, None] == 1), 1.0, 0.0) + 0.01 * noise
+    assert aupro(masks, only_large) == pytest.approx(0.575, abs=0.05)
+    assert pixel_auroc(masks, only_large) > 0.9
+    with pytest.raises(ValueError, match="equal in shape"):
+        aupro(masks, noise[:2])
+
+
+# -- the training loop's new options ------------------------------------------------------------
+def test_early_stopping_keeps_the_best_epoch_and_labels_reach_the_loss():
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8)
+    val = torch.randint(0, 256, (12, 1, 8, 8), dtype=torch.uint8)
+
+    def net():
+        torch.manual_seed(1)
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 64), torch.nn.Unflatten(1, (1, 8, 8)))
+
+    mse = lambda f, x, t: (f(x) - x).pow(2).mean()  # noqa: E731
+    m = net()
+    r = train_models([m], x, mse, phases=[Phase(300, 3e-2)], batch_size=12, seeds=[0], val_data=val, patience=2)
+    best = r.best_epochs[0]
+    assert r.losses.shape[1] < 300 and r.losses.shape[1] == best + 3
+    assert r.val_losses[0, best] == r.val_losses[0].min()
+    with torch.no_grad():  # the kept weights are the best epoch's
+        assert float(mse(m, val.float() / 255, None)) == pytest.approx(r.val_losses[0, best], rel=1e-5)
+    seen = []
+
+    def sup(f, xy, t):
+        seen.append(xy[1].clone())
+        return torch.nn.functional.binary_cross_entropy_with_logits(f(xy[0]).flatten(1).mean(1), xy[1])
+
+    labels = torch.arange(48) % 2
+    train_models([net()], x, sup, phases=[Phase(1, 1e-2)], batch_size=12, seeds=[0], labels=labels.float(),
+                 optimizer="rmsprop")
+    assert torch.cat(seen).sum() == 24  # every image once, with its own label
+    with pytest.raises(ValueError, match="optimizer"):
+        train_models([net()], x, mse, phases=[Phase(1, 1e-2)], seeds=[0], optimizer="sgd")
+
+
+# -- detectors ---------------------------------------------------------------------------------
+def test_kd_cae_combined_rule_is_the_or_of_both_thresholds(parts):
+    ds = load_dataset("folder", parts, category="bottle")
+    det = anomalens.create("kd_cae", image_size=32, **FAST).fit(ds.x_train)
+    comp = det.score_components(ds.x_test)
+    (t_re, _), (t_kde, _) = det.component_thresholds_["re"], det.component_thresholds_["kde"]
+    np.testing.assert_array_equal(det.predict(ds.x_test), ((comp["re"] > t_re) | (comp["kde"] > t_kde)).astype(int))
+    assert det.threshold_ == 0.0 and len(det.held_idx_) == round(0.2 * 24)
+    re = det.derive("kd_cae", ds.x_train, score_mode="re")
+    np.testing.assert_allclose(re.score(ds.x_test), comp["re"])
+    assert np.array_equal(re.held_idx_, det.held_idx_)
+    assert det.anomaly_map(ds.x_test[:3]).shape == (3, 64, 64)  # back at the input's resolution
+
+
+def test_ni_cae_noise_ssim_score_and_map(parts):
+    from skimage.metrics import structural_similarity
+
+    ds = load_dataset("folder", parts, category="bottle")
+    det = anomalens.create("ni_cae", image_size=32, noise_share=0.25, **FAST)
+    clean = det._tensor(ds.x_train)
+    noisy = det._prepare_training(clean)
+    assert int((noisy != clean).flatten(1).any(1).sum()) == 6  # 25 % of 24 images
+    det.fit(ds.x_train)
+    x, rec = det._reconstruct(ds.x_test[:2])
+    expected = 1 - structural_similarity(x[0], rec[0], data_range=1.0, channel_axis=0)
+    assert det.score(ds.x_test[:2])[0] == pytest.approx(expected)
+    maps = det.anomaly_map(ds.x_test[:2])
+    assert maps.shape == (2, 64, 64) and np.isfinite(maps).all()
+    assert anomalens.create("cae_ssim").noise_share == 0.0
+
+
+def test_supervised_cnn_needs_labels():
+    det = anomalens.create("supervised_cnn", preset="quick", device="cpu")
+    x = np.zeros((4, 96, 96, 3), np.uint8)
+    with pytest.raises(ValueError, match="needs labels"):
+        det.fit(x)
+    with pytest.raises(ValueError, match="both classes"):
+        det.fit(x, [0, 0, 0, 0])
+
+
+# -- benchmark protocols ----------------------------------------------------------------------
+def test_runner_writes_pixel_metrics_and_runs_the_supervised_kfold(parts, tmp_path):
+    out = tmp_path / "kd.jsonl"
+    rows = run_benchmark("kd_cae", "folder", data_root=parts, category="all", preset="quick", out=out,
+                         overrides={"image_size": 32, **FAST}, progress=False)
+    (row,) = rows
+    assert row["protocol"] == "folder" and row["normal_class"] == "bottle"
+    for k in ("pixel_auroc", "aupro", "f1", "f1_oracle"):
+        assert 0 <= row[k] <= 1
+    out2 = tmp_path / "cnn.jsonl"
+    (row,) = run_benchmark("supervised_cnn", "folder", data_root=parts, category="bottle", preset="quick",
+                           out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False)
+    assert row["protocol"] == "supervised_kfold" and row["n_test"] == 12 and row["folds"] == 5
+    assert run_benchmark("supervised_cnn", "folder", data_root=parts, category="bottle", preset="quick",
+                         out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False) == []  # resumable
+    assert len(read_results(out2)) == 1
+
+
+def test_cli_score_writes_maps_and_csv(parts, tmp_path):
+    runner = CliRunner()
+    cat = parts / "bottle"
+    r = runner.invoke(app, ["fit", "--method", "kd_cae", "--preset", "quick", "--train", str(cat / "train" / "good"),
+                            "--out", str(tmp_path / "m"), "--set", "image_size=32", "--set", "epochs=3",
+                            "--set", "device=cpu"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["score", str(tmp_path / "m"), str(cat / "test"), "--maps", str(tmp_path / "maps"),
+                            "--csv", str(tmp_path / "s.csv")])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert len(rows) == 12  # test/ searched recursively: good + both defect folders
+    pngs = sorted(p.name for p in (tmp_path / "maps").glob("*.png"))
+    assert len(pngs) == 12 and "broken_rim__000_map.png" in pngs
+    from PIL import Image
+
+    assert Image.open(tmp_path / "maps" / pngs[0]).size == (64, 64)  # at the file's own size
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["detector"] == "kd_cae"
