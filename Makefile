@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 knn-speed report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 results-001-quick reproduce-001 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,17 @@ results-000-quick: setup
 # On the lent GPU machine (no venv): ANOMALENS="python3 -m anomalens" PYTHONPATH=src sh benchmarks/seed000.sh
 reproduce-000: setup
 	ANOMALENS="$(BIN)/anomalens" PYTHON="$(BIN)/python" PRESET=paper SEEDS=0-2 sh benchmarks/seed000.sh
+	$(MAKE) report
+
+# Seed 001 (industrial inspection) on the five synthetic_parts categories, CPU preset, one seed.
+results-001-quick: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=quick SEEDS=0 sh benchmarks/seed001.sh
+	$(MAKE) report
+
+# Seed 001 at the paper's settings, 3 seeds (KD-CAE up to 600 epochs at 128 px, NI-CAE at 256 px): a GPU job.
+# With MVTec AD: DATASET=folder DATA_ROOT=$$ANOMALENS_MVTEC CATEGORIES=toothbrush,bottle,screw,leather,transistor
+reproduce-001: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed001.sh
 	$(MAKE) report
 
 # Seed 002 (GEOM), CPU-sized preset on Fashion-MNIST: about 7 minutes per class on 2 cores.

@@ -181,3 +181,32 @@ def test_cli_score_writes_maps_and_csv(parts, tmp_path):
     assert Image.open(tmp_path / "maps" / pngs[0]).size == (64, 64)  # at the file's own size
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["detector"] == "kd_cae"
+
+
+# -- DCGAN augmentation -----------------------------------------------------------------------
+def test_dcgan_augmenter_generates_saves_and_memorisation_detects_copies(parts, tmp_path):
+    from anomalens.augment import DCGANAugmenter, memorisation
+
+    ds = load_dataset("folder", parts, category="bottle")
+    aug = DCGANAugmenter.from_preset("quick", size=16, width=8, epochs=2, batch_size=8, device="cpu").fit(ds.x_train)
+    gen = aug.generate(5, size=64)
+    assert gen.shape == (5, 64, 64, 3) and gen.dtype == np.uint8
+    np.testing.assert_array_equal(aug.generate(3), aug.generate(3))  # seeded
+    loaded = DCGANAugmenter.load(aug.save(tmp_path / "gan"), device="cpu")
+    np.testing.assert_array_equal(loaded.generate(3), aug.generate(3))
+    small = aug.to_model_size(ds.x_train)
+    copies = memorisation(small[:4], small)
+    assert copies["gen_to_train_median"] == 0.0 and copies["train_to_train_median"] > 0
+    assert memorisation(aug.generate(4), small)["gen_to_train_min"] > 0
+    with pytest.raises(ValueError, match="differ in shape"):
+        memorisation(gen, small)
+
+
+def test_runner_augment_dcgan_adds_generated_images_and_names_the_rows(parts, tmp_path):
+    (row,) = run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", preset="quick",
+                           out=tmp_path / "aug.jsonl", overrides={"image_size": 32, **FAST}, progress=False,
+                           augment="dcgan", augment_n=8)
+    assert row["method"] == "kd_cae+dcgan" and row["n_generated"] == 8 and row["n_train"] == 24
+    assert row["gen_to_train_median"] > 0 and row["train_to_train_median"] > 0
+    with pytest.raises(ValueError, match="augment"):
+        run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", out=tmp_path / "x.jsonl", augment="vae")

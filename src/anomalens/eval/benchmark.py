@@ -256,6 +256,21 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
     return written
 
 
+def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto: Any, info: dict) -> np.ndarray:
+    """``x_train`` plus ``n`` DCGAN images (trained on ``x_train``, seeded); ``info`` gets the
+    memorisation check, the GAN's training time and the counts."""
+    from ..augment import PRESETS, DCGANAugmenter, memorisation
+
+    t0 = time.perf_counter()
+    aug = DCGANAugmenter.from_preset(preset if preset in PRESETS else "paper", seed=seed,
+                                     device=getattr(proto, "device", "auto")).fit(x_train)
+    gen = aug.generate(n, size=x_train.shape[1:3])
+    info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
+    info.update({"n_generated": int(n), "gan_seconds": round(time.perf_counter() - t0, 2),
+                 "n_train_real": int(len(x_train))})
+    return np.concatenate([x_train, gen])
+
+
 def clone_with(det: Any, **params: Any) -> Any:
     """An unfitted copy of ``det`` with ``params`` changed."""
     return type(det)(**{**det.get_params(), **params})
@@ -296,6 +311,8 @@ def run_benchmark(
     also: Sequence[tuple[str, dict[str, Any]]] = (),
     save_models: str | os.PathLike | None = None,
     ood_dataset: str | None = None,
+    augment: str | None = None,
+    augment_n: int = 500,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -321,17 +338,25 @@ def run_benchmark(
     ``category`` (folder datasets): one category, ``"a,b"`` or ``"all"``, each run in turn
     into the same ``out``.
 
+    ``augment="dcgan"`` (seed 001): before each fit, a DCGAN (same preset name, same seed)
+    is trained on the run's normal training images and ``augment_n`` generated images are
+    added to them; rows are named ``<method>+dcgan`` and carry the memorisation check
+    (``gen_to_train_median`` ... , see :func:`anomalens.augment.memorisation`).
+
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
     from tqdm.auto import tqdm
 
+    if augment not in (None, "dcgan"):
+        raise ValueError(f"augment must be None or 'dcgan', got {augment!r}")
     cats = _categories(dataset, data_root, category)
     if len(cats) > 1:
         return [row for cat in cats for row in run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
-            batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset)]
+            batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
+            augment_n=augment_n)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -373,7 +398,8 @@ def run_benchmark(
         if c not in splits:
             splits[c] = make_ood_split(ds, other) if ood_dataset is not None else make_split(ds, protocol, c)
         normal_class = splits[c].normal_class if protocol == "folder" or ood_dataset is not None else c
-        return {"method": method, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
+        label = method if augment is None else f"{method}+{augment}"
+        return {"method": label, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
 
     tasks = [(c, s) for c in class_ids for s in seed_list
              if _row_key({**base_of(c), "seed": s, "params": proto.get_params()}) not in done]
@@ -381,8 +407,13 @@ def run_benchmark(
     for group in _groups(tasks, batch_models):
         label = ", ".join(f"{c}/{s}" for c, s in group)
         bar.set_description(f"{method} {ds_name} class/seed {label if len(label) < 40 else label[:37] + '...'}")
+        aug_info: dict[tuple[int, int], dict[str, Any]] = {}
+        train_sets = [splits[c].x_train for c, _ in group]
+        if augment is not None:
+            train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}))
+                          for c, s in group]
         t0 = time.perf_counter()
-        dets = proto.fit_many([splits[c].x_train for c, _ in group], [s for _, s in group])
+        dets = proto.fit_many(train_sets, [s for _, s in group])
         fit_seconds = (time.perf_counter() - t0) / len(group)
         for (c, s), det in zip(group, dets):
             split, base = splits[c], base_of(c)
@@ -398,7 +429,8 @@ def run_benchmark(
                     _append_row(d_path, drow)
                     d_done.add(_row_key(drow))
                     written.append(drow)
-            row = _run_row(det, method, base, s, split, fit_seconds, commit, len(group))
+            row = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
+            row.update(aug_info.get((c, s), {}))
             if save_models is not None:
                 det.save(Path(save_models) / f"{method}-{ds_name}-{preset}" / f"class{base['normal_class']}-seed{s}")
             _append_row(out_path, row)

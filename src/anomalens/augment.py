@@ -1,0 +1,189 @@
+"""Synthetic normal images from a DCGAN (seed 001's augmentation), and a memorisation check.
+
+:class:`DCGANAugmenter` trains :class:`anomalens.nn.DCGAN` on a category's normal images
+with the shared training loop and writes new ones. The ``paper`` preset follows the
+authors' DCGAN script (128 x 128 RGB, z of 100, Adam lr 2e-4 with beta1 = 0.5, batch 64, 25
+epochs); the generator and discriminator follow the DCGAN guidelines the paper lists
+(:mod:`anomalens.nn.dcgan`). Both networks are updated simultaneously each step (see
+:class:`~anomalens.nn.DCGAN`).
+
+:func:`memorisation` measures whether the generator copies its training images: the
+distance of each generated image to its nearest training image, beside the distance of
+each training image to its nearest *other* training image.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DCGANAugmenter", "memorisation", "PRESETS"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64},
+    "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32},
+}
+
+
+def _resize(x, size: int):
+    """uint8 ``N x C x H x W`` tensor -> float ``N x C x size x size`` in [0, 1]."""
+    from torch.nn import functional as F
+
+    x = x.float() / 255.0
+    if tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp(0, 1)
+
+
+def _gan_loss(forward, x, target):
+    return forward(x * 2 - 1).sum()  # images in [-1, 1]; discriminator + generator losses
+
+
+class DCGANAugmenter:
+    """Train a DCGAN on normal images; ``generate(n)`` returns new ones.
+
+    Parameters
+    ----------
+    size : int
+        Side of the generated images (a power of two >= 8); training images are resized to it.
+    latent, width : int
+        Noise dimension and the networks' first-layer channels.
+    epochs, lr, batch_size : training (Adam, betas (0.5, 0.999)).
+    seed : int
+        Seeds the initial weights, the batch order, the training noise and ``generate``.
+    device : str
+        "auto", "cpu", "cuda", ...
+    """
+
+    def __init__(self, *, size: int = 128, latent: int = 100, width: int = 64, epochs: float = 25, lr: float = 2e-4,
+                 batch_size: int = 64, seed: int = 0, device: str = "auto", verbose: bool = False):
+        self.size, self.latent, self.width, self.epochs, self.lr = size, latent, width, epochs, lr
+        self.batch_size, self.seed, self.device, self.verbose = batch_size, seed, device, verbose
+
+    @classmethod
+    def from_preset(cls, preset: str = "paper", **overrides: Any) -> DCGANAugmenter:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown DCGAN preset {preset!r}; available: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[preset], **overrides})
+
+    def _build(self, channels: int):
+        from .nn import DCGAN
+        from .train import seeded
+
+        return seeded(self.seed, lambda: DCGAN(channels, self.latent, self.size, self.width))
+
+    def fit(self, X: Any) -> DCGANAugmenter:
+        """Train on normal images (``N x H x W x C`` uint8 array, folder or list of files)."""
+        import torch
+
+        from .data.images import as_image_array
+        from .data.validation import check_images
+        from .train import Phase, resolve_device, to_uint8_tensor, train_models
+
+        if self.size < 8 or self.size & (self.size - 1):
+            raise ValueError(f"size must be a power of two >= 8, got {self.size}")
+        arr = check_images(as_image_array(X, size=None), name="X", min_samples=2)
+        dev = resolve_device(self.device)
+        data = (_resize(to_uint8_tensor(arr, dev), self.size) * 255).round().to(torch.uint8)
+        self.channels_ = int(data.shape[1])
+        self.net_ = self._build(self.channels_).to(dev)
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(self.seed)  # the noise the generator is trained on
+            self.train_log_ = train_models(
+                [self.net_], data, _gan_loss, phases=[Phase(self.epochs, self.lr)], batch_size=self.batch_size,
+                weight_decay=0.0, seeds=[self.seed], optimizer="adam", optimizer_options={"betas": (0.5, 0.999)},
+                progress=self.verbose, desc="dcgan",
+            )
+        self.net_.eval()
+        return self
+
+    def to_model_size(self, X: np.ndarray) -> np.ndarray:
+        """uint8 ``N x H x W x C`` images resized as training resizes them (to ``size``)."""
+        import torch
+
+        from .train import to_uint8_tensor
+
+        x = (_resize(to_uint8_tensor(np.asarray(X), torch.device("cpu")), self.size) * 255).round().to(torch.uint8)
+        return x.permute(0, 2, 3, 1).numpy()
+
+    def generate(self, n: int, size: int | tuple[int, int] | None = None, seed: int | None = None) -> np.ndarray:
+        """``n`` new images as uint8 ``n x H x W x C`` (``size``: resize to it; default the model's)."""
+        import torch
+        from torch.nn import functional as F
+
+        if not hasattr(self, "net_"):
+            raise RuntimeError("this DCGANAugmenter is not fitted yet: call fit(X) first")
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        dev = next(self.net_.parameters()).device
+        g = torch.Generator(device="cpu").manual_seed(self.seed if seed is None else seed)
+        z = torch.randn(n, self.latent, generator=g).to(dev)
+        out = []
+        with torch.no_grad():
+            for i in range(0, n, 256):
+                x = (self.net_.sample(z[i : i + 256]) + 1) / 2
+                if size is not None:
+                    hw = (size, size) if isinstance(size, int) else tuple(size)
+                    x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
+                out.append((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+        return np.concatenate(out)
+
+    def save(self, path: str | Path) -> Path:
+        """``config.json`` + ``weights.safetensors`` (no pickle), atomically."""
+        from safetensors.torch import save_file
+
+        from ._io import atomic_dir
+
+        with atomic_dir(path, what="DCGAN model") as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
+                      str(tmp / "weights.safetensors"))
+            cfg = {"kind": "dcgan", "channels": self.channels_, **{k: getattr(self, k) for k in (
+                "size", "latent", "width", "epochs", "lr", "batch_size", "seed")}}
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> DCGANAugmenter:
+        from safetensors.torch import load_file
+
+        from .train import resolve_device
+
+        p = Path(path)
+        try:
+            cfg = json.loads((p / "config.json").read_text())
+            channels = int(cfg.pop("channels"))
+            if cfg.pop("kind") != "dcgan":
+                raise ValueError("not a DCGAN model")
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(f"{str(p)!r} is not a saved DCGANAugmenter: {e}") from e
+        aug = cls(**cfg, device=device)
+        aug.channels_ = channels
+        aug.net_ = aug._build(channels)
+        aug.net_.load_state_dict(load_file(str(p / "weights.safetensors")))
+        aug.net_.to(resolve_device(device)).eval()
+        return aug
+
+
+def memorisation(generated: np.ndarray, train: np.ndarray) -> dict[str, float]:
+    """Nearest-neighbour distances (root mean squared pixel difference, 0-255 scale).
+
+    ``gen_to_train_*``: each generated image to its nearest training image; ``train_to_train_*``:
+    each training image to its nearest other training image. A generator that copies its
+    training set has ``gen_to_train`` far below ``train_to_train``. Both sets must have the
+    same image shape.
+    """
+    from scipy.spatial.distance import cdist
+
+    if generated.shape[1:] != train.shape[1:]:
+        raise ValueError(f"generated images {generated.shape[1:]} and training images {train.shape[1:]} differ in shape")
+    g = generated.reshape(len(generated), -1).astype(np.float32)
+    t = train.reshape(len(train), -1).astype(np.float32)
+    d = cdist(g, t) / np.sqrt(g.shape[1])
+    dt = cdist(t, t) / np.sqrt(g.shape[1])
+    np.fill_diagonal(dt, np.inf)
+    gn, tn = d.min(axis=1), dt.min(axis=1)
+    return {"gen_to_train_median": float(np.median(gn)), "gen_to_train_min": float(gn.min()),
+            "train_to_train_median": float(np.median(tn)), "train_to_train_min": float(tn.min())}
