@@ -139,6 +139,14 @@ def _peak_memory_mb(det: Any) -> float:
     return rss / (2**20 if platform.system() == "Darwin" else 2**10)
 
 
+#: the image-level metrics every results row carries, in this order
+METRIC_FIELDS = ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1", "f1_oracle", "precision", "recall")
+
+
+def _metric_fields(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: metrics[k] for k in METRIC_FIELDS}
+
+
 def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any, fit_seconds: float, commit: str,
              batched: int) -> dict[str, Any]:
     """Score the test split with a fitted detector and build its results row."""
@@ -148,8 +156,7 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
     metrics = evaluate(split.y_test, scores, det.threshold_)
     row = {
         **base, "method": method, "seed": seed,
-        **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
-        "f1_oracle": metrics["f1_oracle"], "precision": metrics["precision"], "recall": metrics["recall"],
+        **_metric_fields(metrics),
         "fit_seconds": round(fit_seconds, 4), "score_seconds": round(t2 - t1, 4),
         "peak_memory_mb": round(_peak_memory_mb(det), 1),
         "n_train": int(len(split.x_train)), "n_test": int(len(split.x_test)),
@@ -243,8 +250,7 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
         metrics = evaluate(y_all, scores, 0.5)
         row = {
             **base, "seed": seed,
-            **{k: metrics[k] for k in ("auroc", "aupr_anomaly", "aupr_normal", "fpr_at_95tpr", "f1")},
-            "f1_oracle": metrics["f1_oracle"], "precision": metrics["precision"], "recall": metrics["recall"],
+            **_metric_fields(metrics),
             "fit_seconds": round(time.perf_counter() - t0 - score_time, 4), "score_seconds": round(score_time, 4),
             "peak_memory_mb": round(_peak_memory_mb(det), 1), "n_train": int(len(ds.x_train) + len(y_all)),
             "n_test": int(len(y_all)), "device": det.device_name, "params": det0.get_params(), "version": __version__,
