@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 results-001-quick reproduce-001 knn-speed report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 results-001-quick reproduce-001 results-004-quick reproduce-004 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -80,6 +80,17 @@ results-003-quick: setup
 # On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src BATCH="--batch-models 10" sh benchmarks/seed003.sh
 reproduce-003: setup
 	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0 sh benchmarks/seed003.sh
+	$(MAKE) report
+
+# Seed 004 (DPA) on Fashion-MNIST class 0 at the CPU preset (small grid, 600 iterations), one seed.
+results-004-quick: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=quick SEEDS=0 DATASETS=fashion_mnist CLASSES=0 sh benchmarks/seed004.sh
+	$(MAKE) report
+
+# Seed 004 at the authors' settings, 3 seeds, Fashion-MNIST + MNIST, dpa / dpa_l1 / dpa_unsup / dpa_pg: a GPU job.
+# On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src ANOMALENS_VGG19=.vgg19/<file> sh benchmarks/seed004.sh
+reproduce-004: setup
+	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed004.sh
 	$(MAKE) report
 
 # Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).

@@ -11,6 +11,9 @@ from .conftest import make_images
 from anomalens.exceptions import NotFittedError
 
 _NET = {"epochs": 3, "finetune_epochs": 1, "lr": 3e-3, "finetune_lr": 1e-3, "batch_size": 16, "device": "cpu"}
+# DPA's contract runs without its hyper-parameter search (selection is tested in tests/detectors)
+_DPA = {"image_size": 16, "max_iters": 24, "val_every": 12, "batch_size": 16, "pg_iters": 10, "selection": "none",
+        "device": "cpu"}
 SMALL = {
     "raw_nnqed": {"m": 16},
     "inception_cae_nnqed": {**_NET, "m": 16},
@@ -27,6 +30,7 @@ SMALL = {
     "ni_cae": {"image_size": 32, "epochs": 15, "patience": 5, "batch_size": 8, "val_fraction": 0.2, "device": "cpu"},
     "cae_ssim": {"image_size": 32, "epochs": 15, "patience": 5, "batch_size": 8, "val_fraction": 0.2, "device": "cpu"},
     "supervised_cnn": {"image_size": 96, "epochs": 15, "batch_size": 16, "device": "cpu"},
+    **{name: _DPA for name in ("dpa", "dpa_pg", "dpa_unsup", "dpa_l1", "dpa_l1mix")},
 }
 
 

@@ -97,6 +97,9 @@ def benchmark(
         None, help="'dcgan': add DCGAN-generated normal images to each run's training set (seed 001); rows are "
         "named METHOD+dcgan."),
     augment_n: int = typer.Option(500, help="How many images --augment generates per run."),
+    val_anomalies: int = typer.Option(
+        200, help="Weakly-supervised detectors (dpa, dpa_pg, dpa_l1mix): labelled anomalies of one other class, "
+        "drawn from the training split, for the hyper-parameter search."),
     ood_dataset: Optional[str] = typer.Option(
         None, help="Cross-dataset check (seed 003): train on all of --dataset, test on its test set + this "
         "dataset's test set as anomalies (replaces --protocol and --classes)."),
@@ -109,7 +112,7 @@ def benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
             batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
-            augment=augment, augment_n=augment_n,
+            augment=augment, augment_n=augment_n, val_anomalies=val_anomalies,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
@@ -142,6 +145,9 @@ def fit(
     image_size: Optional[int] = typer.Option(None, help="Resize every image to this square size."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
+    anomalies: Optional[Path] = typer.Option(
+        None, help="Folder of a few labelled anomalies of one type: weakly-supervised detectors (dpa) choose their "
+        "hyper-parameters with them (fit(X, y))."),
 ) -> None:
     """Fit a detector on a folder of good images and save it (with its threshold)."""
     from .registry import create
@@ -154,7 +160,19 @@ def fit(
                     raise ValueError(f"--{key.replace('_', '-')} {value} and --set {key}={over[key]} disagree")
                 over[key] = value
         det = create(method, preset=preset, **over)
-        det.fit(train)
+        if anomalies is None:
+            det.fit(train)
+        else:
+            import numpy as np
+
+            from .data.images import as_image_array
+
+            size = getattr(det, "image_size", None)
+            good, bad = as_image_array(train, size=size), as_image_array(anomalies, size=size)
+            if good.shape[1:] != bad.shape[1:]:
+                raise ValueError(f"--anomalies images have shape {bad.shape[1:]}, --train images {good.shape[1:]}; "
+                                 "give --image-size to resize both")
+            det.fit(np.concatenate([good, bad]), np.r_[np.zeros(len(good)), np.ones(len(bad))])
         det.save(out)
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

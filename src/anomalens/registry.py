@@ -113,6 +113,21 @@ DETECTORS: dict[str, DetectorInfo] = {
             "seed 001 (Wilmet et al.), supervised CNN baseline",
             "5 x (conv 16 + pool) + dense classifier; needs labelled anomalies (k-fold protocol)",
         ),
+        *[
+            DetectorInfo(name, "anomalens.detectors.dpa:DPA", f"seed 004 (Tuluptceva et al.), {paper}", summary)
+            for name, paper, summary in [
+                ("dpa", "DPA (Table 1; Table 4 row 3)",
+                 "residual AE, relative-perceptual-L1 on VGG19; latent size and layer chosen with a few anomalies"),
+                ("dpa_pg", "DPA with progressive growing (Table 4 row 10)",
+                 "dpa trained by progressive growing from 8 px, loss depth growing in step"),
+                ("dpa_unsup", "DPA, unsupervised selection (Table 4 row 2)",
+                 "dpa with hyper-parameters chosen by the lowest validation loss"),
+                ("dpa_l1", "L1 autoencoder, unsupervised selection (Table 4 row 1)",
+                 "the DPA autoencoder trained and scored with L1 on pixels"),
+                ("dpa_l1mix", "DPA, perceptual + 0.1 L1 (Table 4 row 7)",
+                 "dpa with 0.1 x L1 on pixels added to the perceptual loss"),
+            ]
+        ],
     ]
 }
 
@@ -148,6 +163,9 @@ def create(name: str, preset: str | None = None, **overrides: Any):
         ``"paper"`` (the seed paper's settings) or ``"quick"`` (minutes on 2 CPU cores).
     **overrides
         Hyper-parameters that win over the preset; ``None`` values are ignored.
+
+    Merge order: the class's defaults < the preset < the name's ``VARIANTS`` settings (names
+    registered as settings of one class) < ``overrides``.
     """
     cls = get_class(name)
     presets: dict[str, dict[str, Any]] = getattr(cls, "PRESETS", {})
@@ -159,6 +177,8 @@ def create(name: str, preset: str | None = None, **overrides: Any):
                 + _close(preset, list(presets))
             )
         params.update(presets[preset])
+    # a name registered as a variant of a shared class (e.g. dpa_l1 of DPA) fixes its settings
+    params.update(getattr(cls, "VARIANTS", {}).get(name, {}))
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     for key, value in overrides.items():
         if value is None:

@@ -129,6 +129,8 @@ def train_models(
     optimizer_options: dict | None = None,
     val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
     patience: int | None = None,
+    val_every: int = 1,
+    min_delta: float = 0.0,
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
     progress: bool = False,
@@ -172,6 +174,10 @@ def train_models(
         have stopped or the phases are done. Models still running keep training while others
         have stopped; a stopped model's later updates are discarded, so it ends exactly as
         if trained alone.
+    val_every, min_delta : optional
+        Validate every ``val_every`` epochs only (and after the last epoch); ``patience``
+        then counts validations, and a loss is an improvement only if it is lower than the
+        best by more than ``min_delta`` (DPA's rule: every 1000 iterations, 0.001).
     cuda_graph : bool or "auto"
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
@@ -198,6 +204,8 @@ def train_models(
         raise ValueError("early stopping needs both val_data and patience")
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be >= 1, got {patience}")
+    if val_every < 1 or min_delta < 0:
+        raise ValueError(f"val_every must be >= 1 and min_delta >= 0, got {val_every} and {min_delta}")
     datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
     if len(datas) != K:
         raise ValueError(f"need one training tensor per model, got {len(datas)} for {K} models")
@@ -344,21 +352,21 @@ def train_models(
                     else:
                         step(idx)
                 history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
-                if vals is not None:
+                if vals is not None and ((epoch + 1) % val_every == 0 or epoch + 1 == total_epochs):
                     for k in range(K):
                         if stopped[k]:
                             continue
                         v = val_history[k, epoch] = validate(k)
-                        if v < best_loss[k]:
+                        if v < best_loss[k] - min_delta:
                             best_loss[k], best_epoch[k] = v, epoch
                             best_state[k] = ({n: t.detach().clone() for n, t in leaves[k].items()},
                                              {n: b[k].detach().clone() for n, b in buffers.items()})
-                        elif epoch - best_epoch[k] >= patience:
+                        elif epoch - best_epoch[k] >= patience * val_every:
                             stopped[k] = True
                 epoch += 1
                 bar.update(1)
                 post = {"loss": f"{history[:, epoch - 1].mean():.5f}"}
-                if vals is not None:
+                if vals is not None and np.isfinite(val_history[:, epoch - 1]).any():
                     post["val"] = f"{np.nanmean(val_history[:, epoch - 1]):.5f}"
                 bar.set_postfix(**post)
                 if all(stopped):

@@ -28,3 +28,19 @@ def test_per_class_rows_average_to_the_printed_average(source, table):
         avg = [r.auroc for r in rows if (r.dataset, r.method) == (ds, m) and r.normal_class == "avg"]
         assert len(per) in (2, 10, 20), (ds, m)
         assert abs(np.mean(per) - avg[0]) <= 0.151, (ds, m, np.mean(per), avg[0])
+
+
+@pytest.mark.parametrize("dataset, avg", [("cifar10", 83.9), ("svhn", 80.3)])
+def test_seed004_table5_per_class_rows_average_to_table1(dataset, avg):
+    ref = find_reference("dpa", dataset)
+    per = [ref[str(c)] for c in range(10)]
+    assert {r.table for r in per} == {"Table 5"} and ref["avg"].table == "Table 1"
+    assert ref["avg"].auroc == avg and abs(np.mean([r.auroc for r in per]) - avg) <= 0.05
+
+
+def test_seed004_table4_ablation_rows():
+    rows = [r for r in load_reference() if r.source.startswith("004") and r.table == "Table 4"]
+    assert len(rows) == 40  # ten ablation rows x four medical datasets
+    assert find_reference("dpa_l1", "camelyon16")["all"].auroc == 21.1
+    assert find_reference("dpa_pg", "nih_subset")["all"].auroc == 92.6
+    assert find_reference("dpa_l1mix", "camelyon16", {"l1_weight": 0.1})["all"].auroc == 93.0

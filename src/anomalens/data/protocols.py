@@ -21,7 +21,7 @@ import numpy as np
 
 from .datasets import Dataset
 
-__all__ = ["Split", "PROTOCOLS", "make_split", "make_ood_split", "protocol_classes"]
+__all__ = ["Split", "PROTOCOLS", "make_split", "make_ood_split", "protocol_classes", "validation_anomalies"]
 
 PROTOCOLS = ("one_vs_rest", "leave_one_out", "folder")
 
@@ -79,3 +79,20 @@ def make_ood_split(ds: Dataset, other: Dataset) -> Split:
     x_test = np.concatenate([ds.x_test, other.x_test])
     y_test = np.r_[np.zeros(len(ds.x_test), np.int64), np.ones(len(other.x_test), np.int64)]
     return Split(f"ood:{other.name}", "all", ds.x_train, x_test, y_test)
+
+
+def validation_anomalies(ds: Dataset, protocol: str, c: int, seed: int, n: int) -> tuple[np.ndarray, int]:
+    """Seed 004's weakly-supervised validation set for the run (class ``c``, ``seed``): ``n``
+    images of **one** other class, drawn from the **training** split (the test split is never
+    touched), the class and the images drawn with ``(seed, c)``. Returns (images, class)."""
+    if protocol != "one_vs_rest" or ds.is_folder:
+        raise ValueError("labelled validation anomalies come from another class of the training split: "
+                         f"protocol 'one_vs_rest' on a class-labelled dataset (got {protocol!r} on {ds.name!r})")
+    if n < 1:
+        raise ValueError(f"the number of validation anomalies must be >= 1, got {n}")
+    rng = np.random.default_rng([int(seed), int(c), 4004])
+    others = [k for k in range(len(ds.class_names)) if k != c]
+    k = int(rng.choice(others))
+    pool = np.flatnonzero(ds.y_train == k)
+    take = np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False))
+    return ds.x_train[take], k

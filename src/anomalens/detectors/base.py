@@ -330,7 +330,10 @@ def load_detector(path: str | Path) -> BaseDetector:
     except ChecksumError as e:
         raise ModelFileError(f"model file {str(w_path)!r} was altered or corrupted (sha256 differs from config.json)") from e
     try:
-        det = create(name).set_params(**params)  # set_params: a saved None (e.g. pad_to=None) must stay None
+        det = create(name)
+        defaults = det.get_params()
+        # set_params: a saved None (e.g. pad_to=None) must stay None; JSON has no tuples
+        det.set_params(**{k: _as_tuples(v) if isinstance(defaults.get(k), tuple) else v for k, v in params.items()})
         det._validate_params()
     except (ValueError, TypeError) as e:
         raise ModelFileError(f"{str(cfg_path)!r}: {e}") from e
@@ -344,3 +347,8 @@ def load_detector(path: str | Path) -> BaseDetector:
     det._set_state(tensors, fitted)
     det.threshold_ = threshold
     return det
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists (nested) back to the tuples a parameter held when it was saved."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value

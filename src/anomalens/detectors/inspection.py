@@ -31,18 +31,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import Interval, OneOf
-from .network import TRAIN_CONSTRAINTS, NetworkDetector, store_params
+from .network import HOLDOUT_CONSTRAINTS, HoldoutNetworkDetector, store_params
 
 __all__ = ["KDCAEDetector", "NICAEDetector", "CAESSIM", "SupervisedCNNDetector"]
 
-_CONSTRAINTS: dict[str, Any] = {
-    **TRAIN_CONSTRAINTS,
-    "epochs": Interval(int, 0, None),
-    "patience": Interval(int, 1, None),
-    "val_fraction": Interval(float, 0.0, 0.5),
-    "grayscale": OneOf((True, False)),
-    "optimizer": OneOf(("adam", "adadelta", "rmsprop")),
-}
+_CONSTRAINTS = HOLDOUT_CONSTRAINTS
 
 _COMMON_DOC = """
     image_size : int
@@ -66,114 +59,13 @@ _COMMON_DOC = """
 """
 
 
-class _InspectionNetwork(NetworkDetector):
-    """Grayscale/resize input, held-out split, early stopping, held-out threshold."""
-
-    _param_constraints: ClassVar[dict[str, Any]] = _CONSTRAINTS
-    _training_params: ClassVar[tuple[str, ...]] = (
-        "epochs", "lr", "batch_size", "weight_decay", "precision", "seed", "image_size", "grayscale", "patience",
-        "val_fraction", "optimizer",
-    )
-    #: extra optimizer settings (Keras defaults where the authors used them)
-    _optimizer_options: ClassVar[dict[str, dict]] = {"adadelta": {"rho": 0.95, "eps": 1e-7}, "rmsprop": {"alpha": 0.9, "eps": 1e-7}}
-    _multiple: ClassVar[int] = 1  # image_size must be a multiple of this
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        if not isinstance(self.image_size, int) or self.image_size < self._multiple or self.image_size % self._multiple:
-            raise ValueError(f"parameter 'image_size' must be a positive multiple of {self._multiple} for {self.name}, "
-                             f"got {self.image_size!r}")
-
-    _net_kind: ClassVar[str] = ""
-
-    def _network_key(self) -> tuple:
-        return (self._net_kind, *(getattr(self, k) for k in self._training_params))
-
-    # -- input ---------------------------------------------------------------------------
-    def _net_channels(self, channels: int) -> int:
-        return 1 if self.grayscale else channels
-
-    def _tensor(self, X: np.ndarray, device=None):
-        """Images -> uint8 ``N x C x S x S`` tensor (grayscale if asked, resized to ``image_size``)."""
-        import torch
-        from torch.nn import functional as F
-
-        from ..train import to_uint8_tensor
-
-        x = to_uint8_tensor(X, device or self._torch_device())
-        if self.grayscale and x.shape[1] == 3:
-            w = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
-            x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-        s = self.image_size
-        if tuple(x.shape[-2:]) != (s, s):
-            out = []
-            for i in range(0, len(x), 256):  # in chunks: a float copy of 300 x 3 x 1024^2 would be 3.8 GB
-                xf = F.interpolate(x[i : i + 256].float(), size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-                out.append(xf.round().clamp(0, 255).to(torch.uint8))
-            x = torch.cat(out)
-        return x
-
-    def _resize_maps(self, maps: np.ndarray) -> np.ndarray:
-        """``N x s x s`` maps at the network's resolution -> the fitted input's ``H x W``."""
-        import torch
-        from torch.nn import functional as F
-
-        h, w = int(self.input_shape_[0]), int(self.input_shape_[1])
-        if maps.shape[1:] == (h, w):
-            return maps
-        t = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))[:, None]
-        return F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[:, 0].numpy().astype(np.float64)
-
-    # -- training ----------------------------------------------------------------------------
-    def _prepare_training(self, data):
-        """Hook: change the training tensor before training (NI-CAE's noise injection)."""
-        return data
-
-    @classmethod
-    def _fit_group(cls, dets, Xs) -> None:
-        d0 = dets[0]
-        device = d0._torch_device()
-        splits = [d._holdout_split(len(X), d.val_fraction) for d, X in zip(dets, Xs)]
-        datas = [d._prepare_training(d0._tensor(X[tr], device)) for d, X, (tr, _) in zip(dets, Xs, splits)]
-        options: dict[str, Any] = {"optimizer": d0.optimizer,
-                                   "optimizer_options": cls._optimizer_options.get(d0.optimizer)}
-        if all(len(held) for _, held in splits):
-            options.update(val_data=[d0._tensor(X[held], device) for X, (_, held) in zip(Xs, splits)], patience=d0.patience)
-        nets = [d._build_net(datas[0].shape[1]).to(device) for d in dets]
-        log = d0._train(dets, nets, datas, what="autoencoder", **options)
-        for d, net, (_, held) in zip(dets, nets, splits):
-            d.net_ = net.eval()
-            d.train_log_ = log
-            d.held_idx_ = held
-        cls._after_training(dets, datas)
-
-    def _threshold_from(self, train_scores: np.ndarray) -> float:
-        held = getattr(self, "held_idx_", None)
-        scores = train_scores[held] if held is not None and len(held) else train_scores
-        return float(np.quantile(scores, self.threshold_quantile))
-
-    def _reconstruct(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(network input, reconstruction) as float ``N x C x s x s`` arrays in [0, 1]."""
-        from ..train import predict_batches
-
-        x = self._tensor(X)
-        return predict_batches(lambda t: t, x, batch_size=64), predict_batches(self.net_, x, batch_size=64)
-
-    # -- persistence ---------------------------------------------------------------------------
-    def _scorer_state(self) -> dict[str, np.ndarray]:
-        return {"held_idx": np.asarray(self.held_idx_, dtype=np.int64)}
-
-    def _set_scorer_state(self, tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self.held_idx_ = tensors.get("held_idx", np.zeros(0, np.int64))
-
-
 # ---------------------------------------------------------------------------------------------
 _KD_PAPER = {"image_size": 128, "grayscale": True, "epochs": 600, "patience": 30, "optimizer": "adadelta", "lr": 1.0,
              "batch_size": 10, "weight_decay": 0.0, "val_fraction": 0.1}
 _KD_QUICK = {**_KD_PAPER, "image_size": 64, "epochs": 40, "patience": 5, "batch_size": 16}
 
 
-class KDCAEDetector(_InspectionNetwork):
+class KDCAEDetector(HoldoutNetworkDetector):
     __doc__ = """KD-CAE (seed 001): a convolutional autoencoder scored by reconstruction error and
     by a kernel density estimate of its flattened 8 x 8 x 128 latent.
 
@@ -294,7 +186,7 @@ _NI_PAPER = {"image_size": 256, "grayscale": True, "epochs": 20, "patience": 5, 
 _NI_QUICK = {**_NI_PAPER, "image_size": 64, "epochs": 10, "patience": 3}
 
 
-class NICAEDetector(_InspectionNetwork):
+class NICAEDetector(HoldoutNetworkDetector):
     __doc__ = """NI-CAE (seed 001): the noise-injected convolutional autoencoder, scored by SSIM.
 
     Before training, Gaussian noise (mean 0, variance ``noise_var`` = 0.001) is added once to
@@ -318,7 +210,7 @@ class NICAEDetector(_InspectionNetwork):
     _net_kind: ClassVar[str] = "nicae"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": _NI_PAPER, "quick": _NI_QUICK}
     _multiple: ClassVar[int] = 32
-    _training_params: ClassVar[tuple[str, ...]] = (*_InspectionNetwork._training_params, "noise_share", "noise_var")
+    _training_params: ClassVar[tuple[str, ...]] = (*HoldoutNetworkDetector._training_params, "noise_share", "noise_var")
     _param_constraints: ClassVar[dict[str, Any]] = {
         **_CONSTRAINTS, "noise_share": Interval(float, 0.0, 1.0), "noise_var": Interval(float, 0.0, None),
     }
@@ -399,7 +291,7 @@ _CNN_PAPER = {"image_size": 200, "grayscale": False, "epochs": 150, "optimizer":
 _CNN_QUICK = {**_CNN_PAPER, "image_size": 96, "epochs": 30, "batch_size": 32}
 
 
-class SupervisedCNNDetector(_InspectionNetwork):
+class SupervisedCNNDetector(HoldoutNetworkDetector):
     __doc__ = """The supervised CNN of seed 001: a binary classifier of normal vs anomalous
     images, **not a one-class method** -- it must be trained on labelled anomalies
     (``fit(X, y)``), and the benchmark gives it its own protocol (``supervised_kfold``:

@@ -26,6 +26,7 @@ import numpy as np
 from .. import __version__
 from .._io import ensure_writable_dir
 from ..data import load_dataset, make_ood_split, make_split, protocol_classes
+from ..data.protocols import validation_anomalies
 from ..registry import create
 from .metrics import evaluate, evaluate_maps
 
@@ -40,7 +41,8 @@ KEY_FIELDS = ("method", "preset", "dataset", "protocol", "normal_class", "seed")
 
 
 def _row_key(row: dict[str, Any]) -> tuple:
-    params = {k: v for k, v in row.get("params", {}).items() if k != "seed"}
+    # what a run chose or drew (selection, validation anomalies) is an outcome, not a setting
+    params = {k: v for k, v in row.get("params", {}).items() if k not in ("seed", "selected", "validation_anomalies")}
     return tuple(str(row[k]) for k in KEY_FIELDS) + (json.dumps(params, sort_keys=True),)
 
 
@@ -147,6 +149,14 @@ def _metric_fields(metrics: dict[str, float]) -> dict[str, float]:
     return {k: metrics[k] for k in METRIC_FIELDS}
 
 
+def _params_of(det: Any) -> dict[str, Any]:
+    """The detector's hyper-parameters, plus what its own selection chose (``selection_``)."""
+    params = det.get_params()
+    if getattr(det, "selection_", None) is not None:
+        params["selected"] = det.selection_
+    return params
+
+
 def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any, fit_seconds: float, commit: str,
              batched: int) -> dict[str, Any]:
     """Score the test split with a fitted detector and build its results row."""
@@ -160,7 +170,7 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         "fit_seconds": round(fit_seconds, 4), "score_seconds": round(t2 - t1, 4),
         "peak_memory_mb": round(_peak_memory_mb(det), 1),
         "n_train": int(len(split.x_train)), "n_test": int(len(split.x_test)),
-        "device": det.device_name, "params": det.get_params(), "version": __version__, "commit": commit,
+        "device": det.device_name, "params": _params_of(det), "version": __version__, "commit": commit,
         "fit_models_batched": batched,
     }
     if split.test_masks is not None and hasattr(det, "anomaly_map") and split.test_masks.any():
@@ -319,6 +329,7 @@ def run_benchmark(
     ood_dataset: str | None = None,
     augment: str | None = None,
     augment_n: int = 500,
+    val_anomalies: int = 200,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -349,6 +360,11 @@ def run_benchmark(
     added to them; rows are named ``<method>+dcgan`` and carry the memorisation check
     (``gen_to_train_median`` ... , see :func:`anomalens.augment.memorisation`).
 
+    ``val_anomalies`` (seed 004's weakly-supervised detectors, ``selection="weak"``): each run
+    draws this many images of one other class from the *training* split (seeded by class and
+    seed, :func:`~anomalens.data.protocols.validation_anomalies`) for the hyper-parameter
+    search; the class and the choice are recorded in the row's ``params``.
+
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
@@ -362,7 +378,7 @@ def run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
             batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
-            augment_n=augment_n)]
+            augment_n=augment_n, val_anomalies=val_anomalies)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -419,7 +435,15 @@ def run_benchmark(
             train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}))
                           for c, s in group]
         t0 = time.perf_counter()
-        dets = proto.fit_many(train_sets, [s for _, s in group])
+        if getattr(proto, "selection", None) == "weak":  # seed 004: a few labelled anomalies of one type each
+            dets = []
+            for (c, s), x in zip(group, train_sets):
+                extra, k = validation_anomalies(ds, protocol, c, s, val_anomalies)
+                aug_info.setdefault((c, s), {})["validation"] = {"anomaly_class": k, "n_anomalies": int(len(extra))}
+                dets.append(clone_with(proto, seed=s).fit(np.concatenate([x, extra]),
+                                                          np.r_[np.zeros(len(x)), np.ones(len(extra))]))
+        else:
+            dets = proto.fit_many(train_sets, [s for _, s in group])
         fit_seconds = (time.perf_counter() - t0) / len(group)
         for (c, s), det in zip(group, dets):
             split, base = splits[c], base_of(c)
@@ -436,7 +460,10 @@ def run_benchmark(
                     d_done.add(_row_key(drow))
                     written.append(drow)
             row = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
-            row.update(aug_info.get((c, s), {}))
+            info = dict(aug_info.get((c, s), {}))
+            if "validation" in info:  # the validation anomaly class goes with the chosen hyper-parameters
+                row["params"] = {**row["params"], "validation_anomalies": info.pop("validation")}
+            row.update(info)
             if save_models is not None:
                 det.save(Path(save_models) / f"{method}-{ds_name}-{preset}" / f"class{base['normal_class']}-seed{s}")
             _append_row(out_path, row)
