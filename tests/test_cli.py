@@ -66,3 +66,22 @@ def test_benchmark_network_detector_with_also_and_saved_models(mvtec_root, tmp_p
                             "--data-root", str(mvtec_root), "--category", "widget", "--out", str(out),
                             "--also", "cae_nope"])
     assert r.exit_code == 2 and "cae_nope" in r.output
+
+
+def test_fit_with_labelled_anomalies_then_maps(mvtec_root, tmp_path):
+    """Seed 004 from the command line: dpa chooses its latent size with a few labelled anomalies."""
+    cat = mvtec_root / "widget"
+    r = runner.invoke(app, ["fit", "--method", "dpa", "--train", str(cat / "train" / "good"), "--anomalies",
+                            str(cat / "test" / "scratch"), "--out", str(tmp_path / "model"), "--set", "image_size=16",
+                            "--set", "max_iters=20", "--set", "val_every=10", "--set", "batch_size=8",
+                            "--set", "latent_grid=[2,8]", "--set", 'layer_grid=[["relu2_2"]]', "--set", "device=cpu"])
+    assert r.exit_code == 0, r.output
+    assert "fitted on 24 images" in r.output  # the anomalies were not training images
+    cfg = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert cfg["detector"] == "dpa" and cfg["fitted"]["selection_"]["criterion"] == "weak"
+    r = runner.invoke(app, ["score", str(tmp_path / "model"), str(cat / "test" / "scratch"), "--maps", str(tmp_path / "maps")])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "maps").rglob("*.png"))) == 6
+    r = runner.invoke(app, ["fit", "--method", "dpa", "--train", str(cat / "train" / "good"), "--out", str(tmp_path / "m2"),
+                            "--set", "image_size=16", "--set", "device=cpu"])
+    assert r.exit_code == 2 and "--anomalies FOLDER" in r.output

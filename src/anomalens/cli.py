@@ -28,6 +28,13 @@ def _parse_value(text: str):
         return low == "true"
     if low in ("none", "null"):
         return None
+    if text.startswith("["):  # lists, e.g. --set latent_grid=[16,64] or layer_grid='[["relu3_2"]]'
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise typer.BadParameter(f"cannot read {text!r} as a JSON list: {e}", param_hint="--set") from e
     return text
 
 

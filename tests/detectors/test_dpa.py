@@ -132,3 +132,29 @@ def test_benchmark_draws_validation_anomalies_from_the_training_split(toy, tmp_p
                            overrides=over, val_anomalies=9) == []  # resumable: outcomes are not part of the key
     assert len(out.read_text().splitlines()) == 2
     assert json.loads(out.read_text().splitlines()[0])["method"] == "dpa"
+
+
+def _write_svhn(root, n_train=90, n_test=30, seed=0):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    for name, n in (("train_32x32.mat", n_train), ("test_32x32.mat", n_test)):
+        y = (np.arange(n) % 10 + 1).astype(np.uint8)[:, None]  # SVHN stores digit 0 as 10
+        savemat(root / name, {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8), "y": y})
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "svhn"])
+def test_natural_image_datasets_run_end_to_end_from_the_published_formats(dataset, tmp_path):
+    from tests.data.test_cifar import write_cifar10
+
+    if dataset == "cifar10":
+        write_cifar10(tmp_path / "data", n=40)
+    else:
+        _write_svhn(tmp_path / "data")
+    over = {"max_iters": 10, "val_every": 5, "batch_size": 8, "latent_grid": [4], "layer_grid": [["relu3_2"]],
+            "device": "cpu"}
+    rows = B.run_benchmark("dpa", dataset, classes="1", seeds="0", preset="paper", out=tmp_path / "r.jsonl",
+                           overrides=over, data_root=tmp_path / "data", progress=False, val_anomalies=6)
+    assert len(rows) == 1 and 0 <= rows[0]["auroc"] <= 1
+    assert rows[0]["params"]["image_size"] == 32 and rows[0]["params"]["validation_anomalies"]["n_anomalies"] == 6

@@ -34,7 +34,7 @@ _PAPER: dict[str, Any] = {
     "cv_folds": 3, "max_iters": 20000, "val_every": 1000, "patience": 3, "min_delta": 0.001, "batch_size": 128,
     "pg_start": 8, "pg_iters": 20000, "val_fraction": 0.2, "image_size": 32,
 }
-#: sized for 2 CPU cores (about 10 minutes per class and seed for dpa): a 2-point grid, 200 iterations of 32
+#: sized for 2 CPU cores (about 20 minutes per class and seed for dpa): a 2-point grid, 200 iterations of 32
 _QUICK: dict[str, Any] = {
     **_PAPER, "latent_grid": (16, 64), "layer_grid": (("relu3_2",),), "max_iters": 200, "val_every": 50,
     "batch_size": 32, "pg_iters": 50,
@@ -231,7 +231,8 @@ class DPA(HoldoutNetworkDetector):
         if self.selection == "weak" and (anomalies is None or not len(anomalies)):
             raise ValueError(
                 f"{self.name} chooses its hyper-parameters with a few labelled anomalies of one type: call "
-                "fit(X, y) with y = 1 marking them, or set selection='unsupervised' or 'none'")
+                "fit(X, y) with y = 1 marking them (command line: fit --anomalies FOLDER), or set "
+                "selection='unsupervised' or 'none'")
         if self.selection == "none":
             point = {"latent_dim": int(self.latent_dim), "layers": tuple(self.layers)}
             self.selection_ = {"criterion": "none", "chosen": {**point, "layers": list(self.layers)}}
