@@ -142,6 +142,11 @@ class DPA(HoldoutNetworkDetector):
         "dpa_l1": {"loss": "l1", "l1_weight": 0.0, "selection": "unsupervised", "progressive": False},
         "dpa_l1mix": {"loss": "perceptual", "l1_weight": 0.1, "selection": "weak", "progressive": False},
     }
+    #: everything the trained network depends on (HoldoutNetworkDetector's list names epochs / optimizer, which DPA has not)
+    _training_params: ClassVar[tuple[str, ...]] = (
+        "loss", "l1_weight", "latent_dim", "layers", "lr", "selection", "latent_grid", "layer_grid", "cv_folds",
+        "progressive", "pg_start", "pg_iters", "max_iters", "val_every", "patience", "min_delta", "val_fraction",
+        "batch_size", "image_size", "grayscale", "precision", "seed")
     _param_constraints: ClassVar[dict[str, Any]] = {
         **HOLDOUT_CONSTRAINTS,
         "lr": NoneOr(Interval(float, 0.0, None, lo_open=True)),
