@@ -99,7 +99,9 @@ knn-speed: setup
 		$(if $(wildcard models/inception_cae_nnqed-mnist-quick),--models models/inception_cae_nnqed-mnist-quick)
 
 report: setup
-	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md
+	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md \
+		--html build/report.html $(if $(wildcard benchmarks/results/scores),--scores benchmarks/results/scores)
+	@echo "HTML report with per-category figures: build/report.html"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -7,6 +7,7 @@
 #   ANOMALENS  the command [anomalens]; on a machine without the venv: "python3 -m anomalens"
 #   PRESET     paper | quick [paper]    SEEDS [0-2]    RESULTS [benchmarks/results]
 #   PARTS      ["raw kd ni ssim cnn kd_dcgan ni_dcgan"]
+#   SCORES     per-image score records for the report's figures [$RESULTS/scores]
 set -eu
 A=${ANOMALENS:-anomalens}
 P=${PRESET:-paper}
@@ -19,7 +20,7 @@ if [ -n "${DATA_ROOT:-}" ]; then ROOT="--data-root $DATA_ROOT"; fi
 run() {  # run METHOD OUTNAME [extra flags]
     m=$1; name=$2; shift 2
     $A benchmark --method "$m" --dataset "$D" $ROOT --category "$C" --preset "$P" --seeds "$S" \
-        --out "$R/$name-$D-$P.jsonl" "$@"
+        --out "$R/$name-$D-$P.jsonl" --scores "${SCORES:-$R/scores}" "$@"
 }
 for part in ${PARTS:-raw kd ni ssim cnn kd_dcgan ni_dcgan}; do
     case $part in

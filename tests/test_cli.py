@@ -36,10 +36,18 @@ def test_benchmark_and_report_commands(mvtec_root, tmp_path):
     out = tmp_path / "res.jsonl"
     r = runner.invoke(app, ["benchmark", "--method", "raw_nnqed", "--dataset", "folder", "--protocol", "folder",
                             "--data-root", str(mvtec_root), "--category", "widget", "--out", str(out),
-                            "--set", "index=flat"])
+                            "--set", "index=flat", "--scores", str(tmp_path / "scores")])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["report", str(out), "--html", str(tmp_path / "r.html")])
     assert r.exit_code == 0 and "folder:widget" in r.output and (tmp_path / "r.html").exists()
+    assert "Per-category figures" not in (tmp_path / "r.html").read_text()
+    r = runner.invoke(app, ["report", str(out), "--html", str(tmp_path / "r.html"), "--scores", str(tmp_path / "scores")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r.html").read_text()
+    assert "folder:widget · folder · widget" in page and "raw_nnqed (index=flat) [quick]" in page
+    assert "test/scratch/" in page  # the most anomalous images are named by their paths
+    r = runner.invoke(app, ["report", str(out), "--scores", str(tmp_path / "scores")])
+    assert r.exit_code != 0 and "--html" in r.output
 
 
 def test_list_and_datasets_commands():

@@ -147,16 +147,39 @@ def test_supervised_cnn_needs_labels():
 # -- benchmark protocols ----------------------------------------------------------------------
 def test_runner_writes_pixel_metrics_and_runs_the_supervised_kfold(parts, tmp_path):
     out = tmp_path / "kd.jsonl"
+    scores = tmp_path / "scores"
     rows = run_benchmark("kd_cae", "folder", data_root=parts, category="all", preset="quick", out=out,
-                         overrides={"image_size": 32, **FAST}, progress=False)
+                         overrides={"image_size": 32, **FAST}, progress=False, scores_dir=scores)
     (row,) = rows
     assert row["protocol"] == "folder" and row["normal_class"] == "bottle"
     for k in ("pixel_auroc", "aupro", "f1", "f1_oracle"):
         assert 0 <= row[k] <= 1
     out2 = tmp_path / "cnn.jsonl"
     (row,) = run_benchmark("supervised_cnn", "folder", data_root=parts, category="bottle", preset="quick",
-                           out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False)
+                           out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False, scores_dir=scores)
     assert row["protocol"] == "supervised_kfold" and row["n_test"] == 12 and row["folds"] == 5
+    # score records for the report's figures: every test image's score, the panels of the top 4
+    from PIL import Image
+
+    from anomalens.eval.figures import load_records
+    from anomalens.eval.report import write_report
+
+    kd, cnn = sorted(load_records(scores), key=lambda r: r["method"])
+    assert kd["method"] == "kd_cae" and len(kd["scores"]) == len(kd["labels"]) == 12 and kd["threshold"] is not None
+    assert sum(kd["labels"]) == 6 and kd["names"][0].startswith("test/") and len(kd["panels"]) == 4
+    top_score = max(kd["scores"])
+    assert kd["scores"][kd["panels"][0]["index"]] == top_score
+    for p in kd["panels"]:  # image | map (| mask when the image has one), at the images' 64 px
+        w = Image.open(kd["_dir"] / p["file"]).size[0]
+        assert w == (64 * 3 + 6 if kd["labels"][p["index"]] else 64 * 2 + 3)
+    assert cnn["threshold"] == 0.5 and cnn["protocol"] == "supervised_kfold"
+    for p in cnn["panels"]:  # no map: the image (| its mask)
+        assert Image.open(cnn["_dir"] / p["file"]).size[0] == (64 * 2 + 3 if cnn["labels"][p["index"]] else 64)
+    write_report([out, out2], html_path=tmp_path / "r.html", scores_dir=scores)
+    page = (tmp_path / "r.html").read_text()
+    assert "Per-category figures" in page and page.count("alt='ROC curves'") == 1  # both methods on one plot
+    assert "kd_cae (score_mode=combined) [quick, folder]" in page and "supervised_cnn [quick, supervised_kfold]" in page
+    assert "score histograms" in page
     assert run_benchmark("supervised_cnn", "folder", data_root=parts, category="bottle", preset="quick",
                          out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False) == []  # resumable
     assert len(read_results(out2)) == 1
@@ -170,8 +193,10 @@ def test_cli_score_writes_maps_and_csv(parts, tmp_path):
                             "--set", "device=cpu"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["score", str(tmp_path / "m"), str(cat / "test"), "--maps", str(tmp_path / "maps"),
-                            "--csv", str(tmp_path / "s.csv")])
+                            "--csv", str(tmp_path / "s.csv"), "--report", str(tmp_path / "score.html")])
     assert r.exit_code == 0, r.output
+    page = (tmp_path / "score.html").read_text()  # labels from good/ vs defect folders: a ROC curve
+    assert "alt='ROC curves'" in page and page.count("<figure>") == 4 and "above the threshold" in page
     rows = list(csv.DictReader((tmp_path / "s.csv").open()))
     assert len(rows) == 12  # test/ searched recursively: good + both defect folders
     pngs = sorted(p.name for p in (tmp_path / "maps").glob("*.png"))
@@ -205,8 +230,12 @@ def test_dcgan_augmenter_generates_saves_and_memorisation_detects_copies(parts, 
 def test_runner_augment_dcgan_adds_generated_images_and_names_the_rows(parts, tmp_path):
     (row,) = run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", preset="quick",
                            out=tmp_path / "aug.jsonl", overrides={"image_size": 32, **FAST}, progress=False,
-                           augment="dcgan", augment_n=8)
+                           augment="dcgan", augment_n=8, scores_dir=tmp_path / "scores")
     assert row["method"] == "kd_cae+dcgan" and row["n_generated"] == 8 and row["n_train"] == 24
     assert row["gen_to_train_median"] > 0 and row["train_to_train_median"] > 0
+    from anomalens.eval.figures import load_records
+
+    (rec,) = load_records(tmp_path / "scores")
+    assert rec["grid"] and (rec["_dir"] / rec["grid"]).is_file() and "memorisation" in rec["notes"][1]
     with pytest.raises(ValueError, match="augment"):
         run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", out=tmp_path / "x.jsonl", augment="vae")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,14 @@ def ensure_writable_dir(directory: str | os.PathLike, what: str = "output") -> P
     return d
 
 
+def _new_mode(directory: bool = False) -> int:
+    """The permissions a plain ``open`` / ``mkdir`` would give (0o666 / 0o777 less the umask);
+    ``mkstemp`` / ``mkdtemp`` create 0o600 / 0o700, which must not leak into the result."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
@@ -39,6 +48,8 @@ def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        # a replaced file keeps its permissions; a new one gets the usual ones
+        os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode) if target.is_file() else _new_mode())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -68,6 +79,7 @@ def atomic_dir(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp
+        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode) if target.is_dir() else _new_mode(directory=True))
         old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))

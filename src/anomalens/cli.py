@@ -110,6 +110,9 @@ def benchmark(
     ood_dataset: Optional[str] = typer.Option(
         None, help="Cross-dataset check (seed 003): train on all of --dataset, test on its test set + this "
         "dataset's test set as anomalies (replaces --protocol and --classes)."),
+    scores: Optional[Path] = typer.Option(
+        None, "--scores", help="Also keep each run's per-image scores and its most anomalous test images with their "
+        "maps here, for the figures of `anomalens report --scores`."),
 ) -> None:
     """Run a detector over classes x seeds; one JSON line per run."""
     from .eval.benchmark import parse_also, run_benchmark
@@ -119,7 +122,7 @@ def benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
             batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
-            augment=augment, augment_n=augment_n, val_anomalies=val_anomalies,
+            augment=augment, augment_n=augment_n, val_anomalies=val_anomalies, scores_dir=scores,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
@@ -132,12 +135,17 @@ def report(
     markdown: Optional[Path] = typer.Option(None, help="Also write the tables as Markdown here."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report with charts here."),
     readme: Optional[Path] = typer.Option(None, help="Also refresh the results block of this README."),
+    scores: Optional[Path] = typer.Option(
+        None, "--scores", help="With --html: score records written by `benchmark --scores`; adds, per category, "
+        "ROC curves, score histograms with the threshold and the most anomalous images with their maps."),
 ) -> None:
     """Per-dataset tables: each class's mean ± std over seeds beside the paper's number."""
     from .eval.report import write_report
 
     try:
-        text = write_report(results, markdown=markdown, html_path=html, readme=readme)
+        if scores is not None and html is None:
+            raise ValueError("--scores draws figures into the HTML report: give --html too")
+        text = write_report(results, markdown=markdown, html_path=html, readme=readme, scores_dir=scores)
     except (ValueError, OSError) as e:
         _fail(e)
     typer.echo(text)
@@ -193,6 +201,10 @@ def score(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write path,score,anomalous to this CSV."),
     maps: Optional[Path] = typer.Option(
         None, "--maps", help="Write a heatmap overlay PNG per image here (detectors with anomaly_map)."),
+    report: Optional[Path] = typer.Option(
+        None, "--report", help="Also write an HTML page: the score histogram with the threshold, the ROC curve when "
+        "an input is an MVTec-style test folder (good/ = normal, other sub-folders = anomalous) and the most "
+        "anomalous images with their maps."),
 ) -> None:
     """Score images: prints path, score and 0/1 (1 = anomalous) per image."""
     from ._io import atomic_write_text
@@ -219,6 +231,8 @@ def score(
             for i in range(0, len(images), 64):  # in chunks: bounded memory for large folders
                 originals = [read_image(p) for p in paths[i : i + 64]]  # overlays at the files' own size
                 write_overlays(names[i : i + 64], originals, det.anomaly_map(images[i : i + 64]), maps)
+        if report is not None:
+            _score_report(report, det, model, paths, inputs, images, scores)
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     flags = (scores > det.threshold_).astype(int)
@@ -233,6 +247,54 @@ def score(
         except OSError as e:
             _fail(e)
     sys.stdout.write(buf.getvalue())
+
+
+def _folder_labels(paths: list[Path], inputs: list[Path]) -> tuple[list[int] | None, list[str | None]]:
+    """Labels from an MVTec-style test layout: ``<input>/good/*`` normal (0), ``<input>/<defect>/*``
+    anomalous (1); None when any image is not in such a sub-folder. Also each image's defect
+    folder (None for loose files)."""
+    labels: list[int] | None = []
+    defects: list[str | None] = []
+    for p in paths:
+        base = next((i for i in inputs if i.is_dir() and i in p.parents), None)
+        parts = p.relative_to(base).parts if base is not None else (p.name,)
+        defect = parts[0] if len(parts) == 2 else None
+        defects.append(defect)
+        if defect is None or labels is None:
+            labels = None
+        else:
+            labels.append(0 if defect == "good" else 1)
+    return labels, defects
+
+
+def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[Path], images, scores) -> None:
+    """``anomalens score --report``: one page with the figures of :func:`anomalens.eval.figures.render_section`."""
+    import numpy as np
+
+    from ._io import atomic_write_text
+    from .data.folder import mask_path
+    from .data.images import read_image, read_mask
+    from .eval.figures import RunView, panel, png_bytes, top_indices, render_section
+    from .eval.report import html_page
+
+    labels, defects = _folder_labels(paths, inputs)
+    top = top_indices(scores)
+    amaps = det.anomaly_map(images[top]) if hasattr(det, "anomaly_map") else None
+    lo, hi = (float(v) for v in np.percentile(amaps, [1, 99])) if amaps is not None else (0.0, 1.0)
+    panels = []
+    for k, i in enumerate(top):
+        img = read_image(paths[i])  # at the file's own size; the map is resized onto it
+        mpath = mask_path(paths[i].parent.parent, defects[i], paths[i].stem) if defects[i] not in (None, "good") else None
+        mask = read_mask(mpath, img.shape[:2]) if mpath is not None else None
+        tile = panel(img, None if amaps is None else amaps[k], mask, lo, hi)
+        kind = "" if labels is None else (" (anomalous)" if labels[i] else " (normal)")
+        panels.append((f"{paths[i].name}{kind}, score {scores[i]:.4g}", png_bytes(tile)))
+    view = RunView(label=det.name, scores=np.asarray(scores), threshold=float(det.threshold_),
+                   labels=None if labels is None else np.asarray(labels), panels=panels,
+                   notes=[f"{len(paths)} images; {int((scores > det.threshold_).sum())} above the threshold "
+                          f"{det.threshold_:.6g} (chosen from training data)"])
+    body = render_section(f"{det.name} ({model}) on {', '.join(map(str, inputs))}", [view], level=2)
+    atomic_write_text(out, html_page("anomalens score report", body), what="score report")
 
 
 def _images_under(folder: Path) -> list[Path]:

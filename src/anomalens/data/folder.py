@@ -21,7 +21,7 @@ import numpy as np
 
 from .images import IMAGE_EXTENSIONS, Size, load_images, read_mask
 
-__all__ = ["FolderSample", "make_folder_samples", "list_categories", "load_folder"]
+__all__ = ["FolderSample", "make_folder_samples", "list_categories", "load_folder", "mask_path"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,13 @@ class FolderSample:
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def mask_path(test_dir: str | Path, defect: str, stem: str) -> Path | None:
+    """The MVTec AD ground-truth mask of ``<category>/test/<defect>/<stem>.*``, if it exists:
+    ``<category>/ground_truth/<defect>/<stem>_mask.png``."""
+    cand = Path(test_dir).parent / "ground_truth" / defect / f"{stem}_mask.png"
+    return cand if cand.is_file() else None
 
 
 def list_categories(root: str | Path) -> list[str]:
@@ -61,10 +68,7 @@ def make_folder_samples(root: str | Path, category: str) -> list[FolderSample]:
         for d in sorted(p for p in test_dir.iterdir() if p.is_dir()):
             label = 0 if d.name == "good" else 1
             for p in _images_in(d):
-                mask = None
-                if label:
-                    cand = base / "ground_truth" / d.name / f"{p.stem}_mask.png"
-                    mask = cand if cand.is_file() else None
+                mask = mask_path(test_dir, d.name, p.stem) if label else None
                 samples.append(FolderSample(p, "test", label, d.name, mask))
     return samples
 

@@ -158,8 +158,8 @@ def _params_of(det: Any) -> dict[str, Any]:
 
 
 def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any, fit_seconds: float, commit: str,
-             batched: int) -> dict[str, Any]:
-    """Score the test split with a fitted detector and build its results row."""
+             batched: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Score the test split with a fitted detector; its results row and the test scores."""
     t1 = time.perf_counter()
     scores = det.score(split.x_test)
     t2 = time.perf_counter()
@@ -182,7 +182,47 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         row["mean_score_anomalous"] = float(np.mean(scores[split.y_test == 1]))
     if not np.isfinite(row["auroc"]):  # pragma: no cover - evaluate() already checks
         raise RuntimeError(f"non-finite AUROC for {method} class {base['normal_class']} seed {seed}")
-    return row
+    return row, scores
+
+
+def _test_names(ds: Any) -> list[str] | None:
+    """The test images' names for score records: paths below the category folder (folder datasets)."""
+    if not ds.test_paths:
+        return None
+    root = Path(ds.meta.get("root", "")) / str(ds.meta.get("category", ""))
+    out = []
+    for p in map(Path, ds.test_paths):
+        try:
+            out.append(p.relative_to(root).as_posix())
+        except ValueError:
+            out.append(p.name)
+    return out
+
+
+def _defaults(method: str, preset: str | None) -> dict[str, Any] | None:
+    """``method``'s parameters at ``preset`` without overrides (None if it has no such preset)."""
+    try:
+        return create(method, preset=preset).get_params()
+    except (ValueError, KeyError):
+        return None
+
+
+def _keep_record(directory: str | os.PathLike, row: dict[str, Any], scores: np.ndarray, det: Any, split: Any,
+                 names: list[str] | None, default_params: dict[str, Any] | None, *, pictures: bool,
+                 threshold: float | None = None, grid: np.ndarray | None = None) -> None:
+    """Write the run's score record (``--scores``); with ``pictures`` also the panels of its most
+    anomalous test images and ``grid``. The runner asks for pictures for the lowest seed of the
+    call only: the report shows that seed's run, and the other seeds' pictures would only weigh
+    on the results folder."""
+    from .figures import top_indices, write_run_record
+
+    top = top_indices(scores)
+    kw: dict[str, Any] = {}
+    if pictures:
+        kw = {"images": split.x_test[top], "maps": det.anomaly_map(split.x_test[top]) if hasattr(det, "anomaly_map")
+              else None, "masks": None if split.test_masks is None else split.test_masks[top], "grid": grid}
+    write_run_record(directory, row, scores, split.y_test, det.threshold_ if threshold is None else threshold,
+                     names=names, top=top, default_params=default_params, **kw)
 
 
 def _groups(tasks: list[tuple[int, int]], batch_models: int | None) -> list[list[tuple[int, int]]]:
@@ -224,7 +264,8 @@ SUPERVISED_FOLDS = 5
 
 
 def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str | None, seeds: list[int],
-                    out_path: Path, done: set, progress: bool) -> list[dict[str, Any]]:
+                    out_path: Path, done: set, progress: bool,
+                    scores_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Seed 001's supervised CNN: stratified k-fold over the labelled test images.
 
     Each fold's model trains on the normal training images plus the other folds' test
@@ -266,6 +307,10 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
             "n_test": int(len(y_all)), "device": det.device_name, "params": det0.get_params(), "version": __version__,
             "commit": commit, "folds": folds.get_n_splits(),
         }
+        if scores_dir is not None:  # no maps: a classifier does not localise
+            split = make_split(ds, "folder")
+            _keep_record(scores_dir, row, scores, det, split, _test_names(ds), _defaults(method, preset),
+                         pictures=seed == min(seeds), threshold=0.5)
         _append_row(out_path, row)
         done.add(_row_key(row))
         written.append(row)
@@ -284,6 +329,8 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
     info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
     info.update({"n_generated": int(n), "gan_seconds": round(time.perf_counter() - t0, 2),
                  "n_train_real": int(len(x_train))})
+    g = aug.generate(16)  # a 4 x 4 grid for the report (kept only with --scores)
+    info["_grid"] = g.reshape(4, 4, *g.shape[1:]).transpose(0, 2, 1, 3, 4).reshape(4 * g.shape[1], 4 * g.shape[2], -1)
     return np.concatenate([x_train, gen])
 
 
@@ -330,6 +377,7 @@ def run_benchmark(
     augment: str | None = None,
     augment_n: int = 500,
     val_anomalies: int = 200,
+    scores_dir: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -365,6 +413,11 @@ def run_benchmark(
     seed, :func:`~anomalens.data.protocols.validation_anomalies`) for the hyper-parameter
     search; the class and the choice are recorded in the row's ``params``.
 
+    ``scores_dir`` keeps, per row, a score record for the report's figures (the test images'
+    scores, labels and names, the threshold, and panels of the most anomalous test images with
+    their maps; see :mod:`anomalens.eval.figures`), under
+    ``<scores_dir>/<method>-<dataset>-<preset>/``.
+
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
     """
@@ -378,7 +431,7 @@ def run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
             batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
-            augment_n=augment_n, val_anomalies=val_anomalies)]
+            augment_n=augment_n, val_anomalies=val_anomalies, scores_dir=scores_dir)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -393,7 +446,8 @@ def run_benchmark(
         if not ds.is_folder or protocol not in (None, SUPERVISED_PROTOCOL):
             raise ValueError(f"{method!r} is a supervised classifier: it runs only under protocol "
                              f"{SUPERVISED_PROTOCOL!r} on folder datasets (labelled anomalies)")
-        return _run_supervised(proto, method, ds, dataset, preset, parse_seeds(seeds), out_path, done, progress)
+        return _run_supervised(proto, method, ds, dataset, preset, parse_seeds(seeds), out_path, done, progress,
+                               scores_dir)
     if protocol is None:
         protocol = "folder" if ds.is_folder else "one_vs_rest"
     if ood_dataset is not None:
@@ -410,7 +464,9 @@ def run_benchmark(
         create(d_name, **d_over)  # unknown names / parameters fail before any training
         d_path = out_path if d_name == method else out_path.parent / f"{d_name}-{ds_name}-{preset}.jsonl"
         d_done = done if d_path.resolve() == out_path.resolve() else {_row_key(r) for r in read_results(d_path, repair=True)}
-        derived.append((d_name, d_over, d_path, d_done))
+        derived.append((d_name, d_over, d_path, d_done, _defaults(d_name, preset)))
+    defaults = _defaults(method, preset)  # score records tag runs whose parameters differ from these
+    names = _test_names(ds)
     commit = _git_commit()
     written: list[dict[str, Any]] = []
     bar = tqdm(total=len(class_ids) * len(seed_list), disable=not progress, unit="run", dynamic_ncols=True)
@@ -449,23 +505,30 @@ def run_benchmark(
             split, base = splits[c], base_of(c)
             # derived rows first: a crash before the main row re-runs the group, and the
             # derived rows already written are then skipped
-            for d_name, d_over, d_path, d_done in derived:
+            for d_name, d_over, d_path, d_done, d_defaults in derived:
                 t1 = time.perf_counter()
                 ddet = det.derive(d_name, split.x_train, **d_over)
                 extra = time.perf_counter() - t1
-                drow = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, len(group))
+                drow, dscores = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, len(group))
                 drow["derived_from"] = method
                 if _row_key(drow) not in d_done:
+                    if scores_dir is not None:
+                        _keep_record(scores_dir, drow, dscores, ddet, split, names, d_defaults,
+                                     pictures=s == min(seed_list))
                     _append_row(d_path, drow)
                     d_done.add(_row_key(drow))
                     written.append(drow)
-            row = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
+            row, scores = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
             info = dict(aug_info.get((c, s), {}))
+            grid = info.pop("_grid", None)
             if "validation" in info:  # the validation anomaly class goes with the chosen hyper-parameters
                 row["params"] = {**row["params"], "validation_anomalies": info.pop("validation")}
             row.update(info)
             if save_models is not None:
                 det.save(Path(save_models) / f"{method}-{ds_name}-{preset}" / f"class{base['normal_class']}-seed{s}")
+            if scores_dir is not None:
+                _keep_record(scores_dir, row, scores, det, split, names, defaults, pictures=s == min(seed_list),
+                             grid=grid)
             _append_row(out_path, row)
             done.add(_row_key(row))
             written.append(row)

@@ -1,0 +1,37 @@
+"""Atomic writes: whole or nothing, and the permissions an ordinary write would give."""
+
+import os
+import stat
+
+import pytest
+
+from anomalens._io import atomic_dir, atomic_path, atomic_write_text
+
+
+def _mode(p):
+    return stat.S_IMODE(os.stat(p).st_mode)
+
+
+def test_new_files_and_dirs_get_umask_permissions_replaced_ones_keep_theirs(tmp_path):
+    old = os.umask(0o022)
+    try:
+        f = tmp_path / "a.txt"
+        atomic_write_text(f, "x")
+        assert _mode(f) == 0o644 and f.read_text() == "x"  # not mkstemp's 0o600
+        os.chmod(f, 0o640)
+        atomic_write_text(f, "y")
+        assert _mode(f) == 0o640 and f.read_text() == "y"
+        with atomic_dir(tmp_path / "model") as d:
+            (d / "w").write_text("1")
+        assert _mode(tmp_path / "model") == 0o755  # not mkdtemp's 0o700
+    finally:
+        os.umask(old)
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    f = tmp_path / "a.txt"
+    atomic_write_text(f, "old")
+    with pytest.raises(RuntimeError), atomic_path(f) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert f.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
