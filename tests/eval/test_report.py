@@ -19,7 +19,7 @@ def test_summary_means_and_reference():
     (g,) = summarize(rows())
     assert g.seeds_per_class() == (2, 2)
     assert g.classes["3"].mean() == np.mean([0.915, 0.916])
-    assert g.reference["avg"].auroc == 94.7
+    assert g.reference["avg"].value == 94.7
     avg, sd = g.average()
     assert avg == np.mean([0.9 + 0.005 * c + 0.0005 for c in range(10)])
 
@@ -64,3 +64,32 @@ def test_readme_block_is_replaced(tmp_path):
     text = readme.read_text()
     assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
     assert "| mnist | one_vs_rest | raw_nnqed (index=pq) | quick | 2 | 92.3 ± 1.4 | 94.7 ± 3.8" in text
+
+
+def _folder_rows(dataset, method="kd_cae", params=None):
+    return [{"method": method, "preset": "paper", "dataset": dataset, "protocol": "folder", "normal_class": c,
+             "seed": 0, "auroc": 0.8, "f1": 0.5, "f1_oracle": 0.7, "device": "cpu",
+             "params": params or {"score_mode": "combined"}} for c in ("bottle", "screw", "my_part")]
+
+
+def test_seed001_f1_beside_mvtec_folder_runs_only():
+    (g,) = summarize(_folder_rows("folder"))
+    assert g.reference_f1["bottle"].value == 87 and "my_part" not in g.reference_f1 and not g.reference
+    md = render_markdown([g])
+    assert "F1 paper‡" in md and "compare it with F1 oracle" in md
+    bottle = [line for line in md.splitlines() if line.startswith("| bottle |")][0]
+    assert bottle.split("|")[-4].strip() == "87.0" and bottle.split("|")[-5].strip() == "70.0"  # paper F1, oracle
+    (s,) = summarize(_folder_rows("synthetic_parts"))  # the stand-in is never compared with MVTec AD
+    assert not s.reference and not s.reference_f1 and "F1 paper" not in render_markdown([s])
+
+
+def test_paper_numbers_without_a_paper_preset_run_are_listed():
+    md = render_markdown(summarize(rows()))  # raw_nnqed at quick: covers nothing
+    tail = md.split("## Paper numbers not yet run at the paper preset", 1)[1]
+    assert "### seed 000 Table 4: mnist, AUROC" in tail and "Raw NN-QED (`raw_nnqed` index=pq)" in tail
+    assert "### seed 001 Table 2: mvtec_ad, F1" in tail
+    paper = [dict(r, preset="paper") for r in rows()]
+    tail = render_markdown(summarize(paper)).split("## Paper numbers not yet run", 1)[1]
+    mnist4 = tail.split("### seed 000 Table 4: mnist, AUROC", 1)[1].split("###", 1)[0]
+    assert "Raw NN-QED" not in mnist4 and "InceptionCAE NN-QED" in mnist4
+    assert "KD-CAE" not in render_markdown(summarize(_folder_rows("folder"))).split("## Paper numbers", 1)[1]

@@ -2,7 +2,9 @@
 
 Our numbers are the mean ± std over seeds of each class; the average row is the mean of the
 class means ± their std over classes (the papers' convention). The paper column is the
-paper's own number, with its table named; Δ = ours - paper, in AUROC points.
+paper's own number, with its table named; Δ = ours - paper, in AUROC points. Where a paper
+prints F1 (seed 001) a further column shows it beside our F1 oracle, the comparable number.
+Paper tables that no results row matches are listed at the end of the Markdown report.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from .benchmark import read_results
-from .reference import RefRow, find_reference
+from .reference import MVTEC_AD_CATEGORIES, RefRow, find_reference, load_reference
 
 __all__ = ["Group", "summarize", "render_markdown", "render_html", "render_summary", "update_readme", "write_report"]
 
@@ -46,8 +48,9 @@ class Group:
     preset: str
     params: dict[str, Any]
     classes: dict[str, ClassStat]
-    reference: dict[str, RefRow]
+    reference: dict[str, RefRow]  # AUROC, by class
     devices: set[str]
+    reference_f1: dict[str, RefRow] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -77,6 +80,24 @@ _OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "precision", "rec
           "score_seconds")
 
 
+def _reference_dataset(dataset: str, protocol: str) -> str | None:
+    """The dataset of the paper tables comparable with our runs: the same one under one-vs-rest;
+    seed 001's ``mvtec_ad`` for ``folder`` runs (only categories named as MVTec AD's match)."""
+    if protocol == "one_vs_rest":
+        return dataset
+    if dataset == "folder" and protocol in ("folder", "supervised_kfold"):
+        return "mvtec_ad"
+    return None
+
+
+def _references(row: dict[str, Any], params: dict[str, Any], metric: str) -> dict[str, RefRow]:
+    ref_dataset = _reference_dataset(row["dataset"], row["protocol"])
+    if ref_dataset is None:
+        return {}
+    refs = find_reference(row["method"], ref_dataset, params, metric=metric)
+    return {c: r for c, r in refs.items() if ref_dataset != "mvtec_ad" or c in MVTEC_AD_CATEGORIES}
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for r in rows:
@@ -86,8 +107,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[Group]:
         if g is None:
             g = groups[key] = Group(
                 r["dataset"], r["protocol"], r["method"], str(r["preset"]), params, {},
-                find_reference(r["method"], r["dataset"], params) if r["protocol"] == "one_vs_rest" else {},
-                set(),
+                _references(r, params, "auroc"), set(), _references(r, params, "f1"),
             )
         c = str(r["normal_class"])
         stat = g.classes.setdefault(c, ClassStat(c))
@@ -107,11 +127,11 @@ def _ref_cell(ref: RefRow | None) -> str:
     if ref is None:
         return "—"
     spread = f" ± {ref.spread:.1f}" if ref.spread is not None else ""
-    return f"{ref.auroc:.1f}{spread}"
+    return f"{ref.value:.1f}{spread}"
 
 
 def _delta(ours: float, ref: RefRow | None) -> str:
-    return "—" if ref is None else f"{100 * ours - ref.auroc:+.1f}"
+    return "—" if ref is None else f"{100 * ours - ref.value:+.1f}"
 
 
 _COLUMNS = (
@@ -123,6 +143,18 @@ _FOOTNOTE = (
     "Paper columns are the papers' own numbers (spread as the paper reports it). "
     "† F1 oracle uses the best threshold on the test labels: an upper bound, not an attainable result."
 )
+_F1_PAPER = "F1 paper‡"
+_F1_FOOTNOTE = (
+    " ‡ The paper's F1 (seed 001, on MVTec AD), its threshold chosen on the test data: compare it with F1 oracle."
+)
+
+
+def _columns(g: Group) -> tuple[str, ...]:
+    return (*_COLUMNS[:-2], _F1_PAPER, *_COLUMNS[-2:]) if g.reference_f1 else _COLUMNS
+
+
+def _footnote(groups: Sequence[Group]) -> str:
+    return _FOOTNOTE + (_F1_FOOTNOTE if any(g.reference_f1 for g in groups) else "")
 
 
 def _table(g: Group) -> tuple[list[list[str]], list[str]]:
@@ -133,15 +165,17 @@ def _table(g: Group) -> tuple[list[list[str]], list[str]]:
         std = float(np.std(c.auroc)) if len(c.auroc) > 1 else float("nan")
         ours = f"{_pct(c.mean())}" + (f" ± {_pct(std)}" if np.isfinite(std) else "")
         ref = g.reference.get(c.normal_class)
+        f1_paper = [_ref_cell(g.reference_f1.get(c.normal_class))] if g.reference_f1 else []
         rows.append([
             c.normal_class, ours, _ref_cell(ref), _delta(c.mean(), ref), _pct(c.mean("aupr_normal")),
             _pct(c.mean("aupr_anomaly")), _pct(c.mean("fpr_at_95tpr")), _pct(c.mean("f1")),
-            _pct(c.mean("precision")), _pct(c.mean("recall")), _pct(c.mean("f1_oracle")), f"{c.mean('fit_seconds'):.2f}", f"{c.mean('score_seconds'):.2f}",
+            _pct(c.mean("precision")), _pct(c.mean("recall")), _pct(c.mean("f1_oracle")), *f1_paper,
+            f"{c.mean('fit_seconds'):.2f}", f"{c.mean('score_seconds'):.2f}",
         ])
     avg, sd = g.average()
     ref = g.reference.get("avg")
-    average = ["average", f"{_pct(avg)} ± {_pct(sd)}", _ref_cell(ref), _delta(avg, ref)] + [""] * 9
-    return rows, average
+    average = ["average", f"{_pct(avg)} ± {_pct(sd)}", _ref_cell(ref), _delta(avg, ref)]
+    return rows, average + [""] * (len(_columns(g)) - len(average))
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -159,14 +193,45 @@ def render_markdown(groups: Sequence[Group], *, header: str = "") -> str:
             f"{g.seeds_label()} seed(s) per class; device: {', '.join(sorted(g.devices))}. "
             f"Paper: {'; '.join(refs) if refs else 'no published number for this setting'}.",
             "",
-            _md_row(_COLUMNS),
-            "|" + "---|" * len(_COLUMNS),
+            _md_row(_columns(g)),
+            "|" + "---|" * len(_columns(g)),
         ]
         lines += [_md_row(r) for r in rows]
         lines.append(_md_row([f"**{c}**" if c else "" for c in average]))
         lines.append("")
-    lines.append(_FOOTNOTE)
+    lines.append(_footnote(groups))
+    unmatched = render_unmatched(groups)
+    if unmatched:
+        lines += ["", unmatched]
     return "\n".join(lines) + "\n"
+
+
+def render_unmatched(groups: Sequence[Group]) -> str:
+    """Markdown tables of the stored paper numbers for the methods and datasets that no
+    paper-preset group in ``groups`` covers: the reproductions still to be run (or, for seed
+    001's MVTec AD, data not present here)."""
+    done = [(g.method, _reference_dataset(g.dataset, g.protocol), g.params) for g in groups
+            if g.preset.startswith("paper")]
+    tables: dict[tuple[str, str, str, str], list[RefRow]] = defaultdict(list)
+    for ref in load_reference():
+        if not any(m == ref.method and d == ref.dataset and ref.matches(p) for m, d, p in done):
+            tables[(ref.source, ref.table, ref.dataset, ref.metric)].append(ref)
+    if not tables:
+        return ""
+    lines = ["## Paper numbers not yet run at the paper preset", "",
+             "The papers' own numbers (in %, from `src/anomalens/eval/reference_tables.csv`) for the methods "
+             "and datasets that no paper-preset results file above covers yet; not results of ours.", ""]
+    for (source, table, dataset, metric), refs in tables.items():
+        classes = list(dict.fromkeys(r.normal_class for r in refs))
+        methods = list(dict.fromkeys((r.paper_method, r.method, r.params) for r in refs))
+        cell = {(r.paper_method, r.method, r.params, r.normal_class): r for r in refs}
+        lines += [f"### seed {source[:3]} {table}: {dataset}, {metric.upper()}", "",
+                  _md_row(["paper method (our detector)", *classes]), "|" + "---|" * (len(classes) + 1)]
+        for pm, m, params in methods:
+            name = f"{pm} (`{m}`{''.join(f' {k}={v}' for k, v in params)})"
+            lines.append(_md_row([name, *(_ref_cell(cell.get((pm, m, params, c))) for c in classes)]))
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _chart_png(g: Group) -> str:
@@ -177,7 +242,7 @@ def _chart_png(g: Group) -> str:
     x = np.arange(len(cls))
     ours = [100 * c.mean() for c in cls]
     err = [100 * float(np.std(c.auroc)) for c in cls]
-    paper = [g.reference[c.normal_class].auroc if c.normal_class in g.reference else np.nan for c in cls]
+    paper = [g.reference[c.normal_class].value if c.normal_class in g.reference else np.nan for c in cls]
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(cls) + 2), 3.2), dpi=100)
     per_class_paper = not np.all(np.isnan(paper))
     if per_class_paper:
@@ -186,7 +251,7 @@ def _chart_png(g: Group) -> str:
     else:
         ax.bar(x, ours, 0.6, yerr=err, label="ours", color="#3b6ea8")
         if "avg" in g.reference:
-            ax.axhline(g.reference["avg"].auroc, color="#c8873a", linestyle="--", label="paper average")
+            ax.axhline(g.reference["avg"].value, color="#c8873a", linestyle="--", label="paper average")
     ax.set_xticks(x, [c.normal_class for c in cls])
     lo = min([v for v in ours + paper if np.isfinite(v)] + [50.0])
     ax.set_ylim(max(0, lo - 5), 100)
@@ -219,11 +284,11 @@ def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = ())
         parts.append(f"<h2>{html.escape(g.title)}</h2>")
         parts.append(f"<img alt='AUROC per class' src='data:image/png;base64,{_chart_png(g)}'>")
         parts.append("<table>")
-        parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS) + "</tr>")
+        parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in _columns(g)) + "</tr>")
         for r in rows + [average]:
             parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
         parts.append("</table>")
-    parts.append(f"<p>{html.escape(_FOOTNOTE)}</p>")
+    parts.append(f"<p>{html.escape(_footnote(groups))}</p>")
     if records:
         from .figures import render_records
 
