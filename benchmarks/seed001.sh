@@ -8,6 +8,7 @@
 #   PRESET     paper | quick [paper]    SEEDS [0-2]    RESULTS [benchmarks/results]
 #   PARTS      ["raw kd ni ssim cnn kd_dcgan ni_dcgan"]
 #   SCORES     per-image score records for the report's figures [$RESULTS/scores]
+#   DCGAN_SET  DCGAN overrides for the +dcgan parts, e.g. "epochs=300" (rows record them as params.dcgan)
 set -eu
 A=${ANOMALENS:-anomalens}
 P=${PRESET:-paper}
@@ -22,6 +23,8 @@ run() {  # run METHOD OUTNAME [extra flags]
     $A benchmark --method "$m" --dataset "$D" $ROOT --category "$C" --preset "$P" --seeds "$S" \
         --out "$R/$name-$D-$P.jsonl" --scores "${SCORES:-$R/scores}" "$@"
 }
+DSET=""
+for kv in ${DCGAN_SET:-}; do DSET="$DSET --augment-set $kv"; done
 for part in ${PARTS:-raw kd ni ssim cnn kd_dcgan ni_dcgan}; do
     case $part in
     raw) run raw_nnqed raw_nnqed ;;
@@ -29,8 +32,8 @@ for part in ${PARTS:-raw kd ni ssim cnn kd_dcgan ni_dcgan}; do
     ni) run ni_cae ni_cae ;;
     ssim) run cae_ssim cae_ssim ;;
     cnn) run supervised_cnn supervised_cnn ;;
-    kd_dcgan) run kd_cae kd_cae+dcgan --augment dcgan ;;
-    ni_dcgan) run ni_cae ni_cae+dcgan --augment dcgan ;;
+    kd_dcgan) run kd_cae kd_cae+dcgan --augment dcgan $DSET ;;
+    ni_dcgan) run ni_cae ni_cae+dcgan --augment dcgan $DSET ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
     esac
 done

@@ -239,3 +239,13 @@ def test_runner_augment_dcgan_adds_generated_images_and_names_the_rows(parts, tm
     assert rec["grid"] and (rec["_dir"] / rec["grid"]).is_file() and "memorisation" in rec["notes"][1]
     with pytest.raises(ValueError, match="augment"):
         run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", out=tmp_path / "x.jsonl", augment="vae")
+    # other DCGAN settings are another run: recorded in params, resumed by them
+    kw = dict(data_root=parts, category="bottle", preset="quick", out=tmp_path / "aug.jsonl", progress=False,
+              overrides={"image_size": 32, **FAST}, augment="dcgan", augment_n=8)
+    (longer,) = run_benchmark("kd_cae", "folder", augment_set={"epochs": 2, "size": 32}, **kw)
+    assert longer["params"]["dcgan"] == {"epochs": 2, "size": 32} and "dcgan" not in row["params"]
+    assert run_benchmark("kd_cae", "folder", augment_set={"epochs": 2, "size": 32}, **kw) == []
+    with pytest.raises(ValueError, match=r"unknown DCGAN setting\(s\) epoch;"):
+        run_benchmark("kd_cae", "folder", augment_set={"epoch": 2}, **kw)
+    with pytest.raises(ValueError, match="give augment"):
+        run_benchmark("kd_cae", "folder", **{**kw, "augment": None}, augment_set={"epochs": 2})

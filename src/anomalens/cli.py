@@ -38,11 +38,11 @@ def _parse_value(text: str):
     return text
 
 
-def _overrides(sets: list[str] | None) -> dict:
+def _overrides(sets: list[str] | None, option: str = "--set") -> dict:
     out = {}
     for item in sets or []:
         if "=" not in item:
-            raise typer.BadParameter(f"--set expects key=value, got {item!r}", param_hint="--set")
+            raise typer.BadParameter(f"{option} expects key=value, got {item!r}", param_hint=option)
         k, v = item.split("=", 1)
         out[k.strip()] = _parse_value(v.strip())
     return out
@@ -104,6 +104,9 @@ def benchmark(
         None, help="'dcgan': add DCGAN-generated normal images to each run's training set (seed 001); rows are "
         "named METHOD+dcgan."),
     augment_n: int = typer.Option(500, help="How many images --augment generates per run."),
+    augment_set: Optional[list[str]] = typer.Option(
+        None, "--augment-set", help="DCGAN setting override key=value for --augment (repeatable), e.g. epochs=300; "
+        "recorded in the rows' params as 'dcgan'."),
     val_anomalies: int = typer.Option(
         200, help="Weakly-supervised detectors (dpa, dpa_pg, dpa_l1mix): labelled anomalies of one other class, "
         "drawn from the training split, for the hyper-parameter search."),
@@ -122,7 +125,8 @@ def benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
             batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
-            augment=augment, augment_n=augment_n, val_anomalies=val_anomalies, scores_dir=scores,
+            augment=augment, augment_n=augment_n, augment_set=_overrides(augment_set, "--augment-set"),
+            val_anomalies=val_anomalies, scores_dir=scores,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

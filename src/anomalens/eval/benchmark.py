@@ -317,14 +317,16 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
     return written
 
 
-def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto: Any, info: dict) -> np.ndarray:
-    """``x_train`` plus ``n`` DCGAN images (trained on ``x_train``, seeded); ``info`` gets the
-    memorisation check, the GAN's training time and the counts."""
+def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto: Any, info: dict,
+               dcgan: dict[str, Any] | None = None) -> np.ndarray:
+    """``x_train`` plus ``n`` DCGAN images (trained on ``x_train``, seeded; ``dcgan`` overrides
+    the preset's settings); ``info`` gets the memorisation check, the GAN's training time and
+    the counts."""
     from ..augment import PRESETS, DCGANAugmenter, memorisation
 
     t0 = time.perf_counter()
     aug = DCGANAugmenter.from_preset(preset if preset in PRESETS else "paper", seed=seed,
-                                     device=getattr(proto, "device", "auto")).fit(x_train)
+                                     device=getattr(proto, "device", "auto"), **(dcgan or {})).fit(x_train)
     gen = aug.generate(n, size=x_train.shape[1:3])
     info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
     info.update({"n_generated": int(n), "gan_seconds": round(time.perf_counter() - t0, 2),
@@ -332,6 +334,18 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
     g = aug.generate(16)  # a 4 x 4 grid for the report (kept only with --scores)
     info["_grid"] = g.reshape(4, 4, *g.shape[1:]).transpose(0, 2, 1, 3, 4).reshape(4 * g.shape[1], 4 * g.shape[2], -1)
     return np.concatenate([x_train, gen])
+
+
+def _check_augment_set(augment: str | None, augment_set: dict[str, Any] | None) -> dict[str, Any]:
+    from ..augment import PRESETS
+
+    augment_set = dict(augment_set or {})
+    if augment_set and augment is None:
+        raise ValueError("augment_set (--augment-set) changes the DCGAN of augment='dcgan': give augment too")
+    unknown = sorted(set(augment_set) - set(PRESETS["paper"]))
+    if unknown:
+        raise ValueError(f"augment_set: unknown DCGAN setting(s) {', '.join(unknown)}; known: {', '.join(PRESETS['paper'])}")
+    return augment_set
 
 
 def clone_with(det: Any, **params: Any) -> Any:
@@ -376,6 +390,7 @@ def run_benchmark(
     ood_dataset: str | None = None,
     augment: str | None = None,
     augment_n: int = 500,
+    augment_set: dict[str, Any] | None = None,
     val_anomalies: int = 200,
     scores_dir: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
@@ -407,6 +422,8 @@ def run_benchmark(
     is trained on the run's normal training images and ``augment_n`` generated images are
     added to them; rows are named ``<method>+dcgan`` and carry the memorisation check
     (``gen_to_train_median`` ... , see :func:`anomalens.augment.memorisation`).
+    ``augment_set`` overrides the DCGAN's preset settings (e.g. ``{"epochs": 300}``); rows
+    record them as ``params["dcgan"]``, so runs with other DCGAN settings are other rows.
 
     ``val_anomalies`` (seed 004's weakly-supervised detectors, ``selection="weak"``): each run
     draws this many images of one other class from the *training* split (seeded by class and
@@ -425,13 +442,14 @@ def run_benchmark(
 
     if augment not in (None, "dcgan"):
         raise ValueError(f"augment must be None or 'dcgan', got {augment!r}")
+    augment_set = _check_augment_set(augment, augment_set)
     cats = _categories(dataset, data_root, category)
     if len(cats) > 1:
         return [row for cat in cats for row in run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
             batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
-            augment_n=augment_n, val_anomalies=val_anomalies, scores_dir=scores_dir)]
+            augment_n=augment_n, augment_set=augment_set, val_anomalies=val_anomalies, scores_dir=scores_dir)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -479,8 +497,11 @@ def run_benchmark(
         label = method if augment is None else f"{method}+{augment}"
         return {"method": label, "preset": preset, "dataset": ds_name, "protocol": protocol, "normal_class": normal_class}
 
+    def params_of(det: Any) -> dict[str, Any]:  # changed DCGAN settings are part of what a row ran
+        return {**_params_of(det), "dcgan": augment_set} if augment_set else _params_of(det)
+
     tasks = [(c, s) for c in class_ids for s in seed_list
-             if _row_key({**base_of(c), "seed": s, "params": proto.get_params()}) not in done]
+             if _row_key({**base_of(c), "seed": s, "params": params_of(proto)}) not in done]
     bar.update(len(class_ids) * len(seed_list) - len(tasks))
     for group in _groups(tasks, batch_models):
         label = ", ".join(f"{c}/{s}" for c, s in group)
@@ -488,8 +509,8 @@ def run_benchmark(
         aug_info: dict[tuple[int, int], dict[str, Any]] = {}
         train_sets = [splits[c].x_train for c, _ in group]
         if augment is not None:
-            train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}))
-                          for c, s in group]
+            train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}),
+                                     augment_set) for c, s in group]
         t0 = time.perf_counter()
         if getattr(proto, "selection", None) == "weak":  # seed 004: a few labelled anomalies of one type each
             dets = []
@@ -511,6 +532,7 @@ def run_benchmark(
                 extra = time.perf_counter() - t1
                 drow, dscores = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, len(group))
                 drow["derived_from"] = method
+                drow["params"] = params_of(ddet)
                 if _row_key(drow) not in d_done:
                     if scores_dir is not None:
                         _keep_record(scores_dir, drow, dscores, ddet, split, names, d_defaults,
@@ -519,6 +541,7 @@ def run_benchmark(
                     d_done.add(_row_key(drow))
                     written.append(drow)
             row, scores = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
+            row["params"] = params_of(det)
             info = dict(aug_info.get((c, s), {}))
             grid = info.pop("_grid", None)
             if "validation" in info:  # the validation anomaly class goes with the chosen hyper-parameters
