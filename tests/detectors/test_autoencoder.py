@@ -83,15 +83,18 @@ def test_deepsvdd_centre_and_score(images, anomalies):
 def test_fit_seeds_equals_separate_fits(name, images, anomalies):
     kw = {**NET, "index": "flat"} if name.endswith("nnqed") else NET
     together = anomalens.create(name, **kw).fit_seeds(images, [3, 4])
-    for det, seed in zip(together, [3, 4]):
+    scores = [det.score(anomalies) for det in together]
+    for i, (det, seed) in enumerate(zip(together, [3, 4])):
         alone = anomalens.create(name, **kw, seed=seed).fit(images)
         assert det.seed == seed
         # a lone model trains with plain kernels, K models with vmap's batched ones: float
         # differences (exact equality on a short run: tests/test_train.py) grow over training
-        a, b = det.score(anomalies), alone.score(anomalies)
-        np.testing.assert_allclose(a, b, rtol=3e-2, atol=1e-6)
-        assert np.corrcoef(a, b)[0, 1] > 0.99
-    assert not np.allclose(together[0].score(anomalies), together[1].score(anomalies))
+        # and depend on the CPU's kernels (2.6 % for deepsvdd on AVX-512), so: the batched
+        # model is close to its lone twin and far from the other seed's model
+        a, b, other = scores[i], alone.score(anomalies), scores[1 - i]
+        np.testing.assert_allclose(a, b, rtol=5e-2, atol=1e-6)
+        assert np.corrcoef(a, b)[0, 1] > 0.97
+        assert np.abs(a - b).mean() < 0.1 * np.abs(a - other).mean()
 
 
 def test_baseline_cae_needs_32px_and_bad_device_is_named():
