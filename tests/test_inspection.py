@@ -118,6 +118,29 @@ def test_kd_cae_combined_rule_is_the_or_of_both_thresholds(parts):
     assert det.anomaly_map(ds.x_test[:3]).shape == (3, 64, 64)  # back at the input's resolution
 
 
+def test_generated_images_are_trained_on_but_never_held_out_or_thresholded(parts):
+    """fit(X, n_real=k): images after the first k (a DCGAN's) are trained on, but early
+    stopping and the threshold see real images only."""
+    ds = load_dataset("folder", parts, category="bottle")
+    X = np.concatenate([ds.x_train, 255 - ds.x_train[:16]])  # 24 real, then 16 "generated"
+    kw = {"image_size": 32, **FAST, "epochs": 1}
+    det = anomalens.create("kd_cae", **kw).fit(X, n_real=24)
+    assert len(det.held_idx_) == round(0.2 * 24) and det.held_idx_.max() < 24
+    (twin,) = anomalens.create("kd_cae", **kw).fit_many([X], [0], n_real=[24])
+    assert np.array_equal(twin.held_idx_, det.held_idx_)
+    # all real: the same split as without n_real, so earlier results stay reproducible
+    assert np.array_equal(anomalens.create("kd_cae", **kw).fit(ds.x_train, n_real=24).held_idx_,
+                          anomalens.create("kd_cae", **kw).fit(ds.x_train).held_idx_)
+    knn = anomalens.create("raw_nnqed", index="flat").fit(X, n_real=24)
+    assert knn.threshold_ == np.quantile(knn.train_scores_[:24], knn.threshold_quantile)
+    assert len(knn.train_scores_) == 40
+    for bad in (1, 41, True, 2.5):
+        with pytest.raises(ValueError, match="n_real must be an int between 2 and the 40"):
+            anomalens.create("raw_nnqed").fit(X, n_real=bad)
+    with pytest.raises(ValueError, match="n_real: need one count per training set"):
+        anomalens.create("raw_nnqed").fit_many([X, X], [0, 1], n_real=[24])
+
+
 def test_ni_cae_noise_ssim_score_and_map(parts):
     from skimage.metrics import structural_similarity
 

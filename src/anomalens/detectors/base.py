@@ -163,9 +163,15 @@ class BaseDetector:
         return 2
 
     # -- the template --------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None) -> BaseDetector:
-        """Learn normality from ``X`` (normal images only). ``y`` is ignored."""
-        arr = self._begin_fit(X)
+    def fit(self, X: Any, y: Any = None, *, n_real: int | None = None) -> BaseDetector:
+        """Learn normality from ``X`` (normal images only). ``y`` is ignored.
+
+        ``n_real``: when generated images (augmentation, seed 001) follow the real ones in
+        ``X``, the number of real images in front; the held-out images (early stopping,
+        threshold) are drawn from these only and the threshold is set on real images only,
+        while every image is trained on. ``None`` = all images are real.
+        """
+        arr = self._begin_fit(X, n_real)
         self._fit(arr)
         self._end_fit(arr)
         return self
@@ -177,21 +183,26 @@ class BaseDetector:
         """
         return self.fit_many([X] * len(seeds), seeds)
 
-    def fit_many(self, Xs: Sequence[Any], seeds: Sequence[int]) -> list[BaseDetector]:
+    def fit_many(self, Xs: Sequence[Any], seeds: Sequence[int], *,
+                 n_real: Sequence[int | None] | None = None) -> list[BaseDetector]:
         """Fit one copy of this detector per ``(X, seed)`` pair; returns the fitted copies.
 
-        The result equals ``[clone(self).set_params(seed=s).fit(X) for X, s in zip(Xs, seeds)]``;
+        The result equals ``[clone(self).set_params(seed=s).fit(X, n_real=r) for X, s, r in
+        zip(Xs, seeds, n_real)]`` (``n_real`` as in :meth:`fit`, one per set, default all real);
         detectors that can train the copies together (one batched network, see
         :mod:`anomalens.train`) do so, which is much faster on a GPU. Passing the same object
         several times (several seeds of one class) converts it once.
         """
         if len(Xs) == 0 or len(Xs) != len(seeds):
             raise ValueError(f"need one seed per training set, got {len(Xs)} sets and {len(seeds)} seeds")
+        reals = [None] * len(Xs) if n_real is None else list(n_real)
+        if len(reals) != len(Xs):
+            raise ValueError(f"n_real: need one count per training set, got {len(reals)} for {len(Xs)} sets")
         dets = [type(self)(**{**self.get_params(), "seed": int(s)}) for s in seeds]
         converted: dict[int, np.ndarray] = {}
         arrs = []
-        for d, X in zip(dets, Xs):
-            arr = d._begin_fit(converted.get(id(X), X))
+        for d, X, r in zip(dets, Xs, reals):
+            arr = d._begin_fit(converted.get(id(X), X), r)
             converted.setdefault(id(X), arr)
             arrs.append(converted[id(X)])
         type(self)._fit_group(dets, arrs)
@@ -205,11 +216,24 @@ class BaseDetector:
         for d, X in zip(dets, Xs):
             d._fit(X)
 
-    def _begin_fit(self, X: Any) -> np.ndarray:
+    def _begin_fit(self, X: Any, n_real: int | None = None) -> np.ndarray:
         self._validate_params()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)
-        return self._check_input(X, fit=True)
+        arr = self._check_input(X, fit=True)
+        self._set_n_real(n_real, len(arr))
+        return arr
+
+    def _set_n_real(self, n_real: int | None, n: int) -> None:
+        if n_real is not None and (isinstance(n_real, bool) or not isinstance(n_real, (int, np.integer))
+                                   or not 2 <= n_real <= n):
+            raise ValueError(f"n_real must be an int between 2 and the {n} training images, got {n_real!r}")
+        self._n_real = None if n_real is None else int(n_real)
+
+    def _real_count(self, n: int) -> int:
+        """How many of the ``n`` training images are real, in front (see :meth:`fit`'s ``n_real``)."""
+        r = getattr(self, "_n_real", None)
+        return n if r is None else min(int(r), n)
 
     def _end_fit(self, arr: np.ndarray) -> None:
         scores = np.asarray(self._training_scores(arr), dtype=np.float64)
@@ -220,7 +244,7 @@ class BaseDetector:
 
     def _threshold_from(self, train_scores: np.ndarray) -> float:
         """The decision threshold: a quantile of the (held-out) training scores."""
-        return float(np.quantile(train_scores, self.threshold_quantile))
+        return float(np.quantile(train_scores[: self._real_count(len(train_scores))], self.threshold_quantile))
 
     def score(self, X: Any) -> np.ndarray:
         """Anomaly score per image, higher = more anomalous."""

@@ -213,9 +213,10 @@ class DPA(HoldoutNetworkDetector):
     def _candidate(self, point: dict[str, Any]) -> DPA:
         return type(self)(**{**self.get_params(), "selection": "none", "verbose": False, **point})
 
-    def fit(self, X: Any, y: Any = None) -> DPA:
+    def fit(self, X: Any, y: Any = None, *, n_real: int | None = None) -> DPA:
         """Train on the normal images of ``X``; ``y`` (optional, 0/1 per image) marks the few
-        labelled anomalies that weakly-supervised selection validates with."""
+        labelled anomalies that weakly-supervised selection validates with; ``n_real`` as in
+        :meth:`BaseDetector.fit` (counted over the normal images, in front)."""
         arr = self._begin_fit(X)
         anomalies = None
         if y is not None:
@@ -225,6 +226,7 @@ class DPA(HoldoutNetworkDetector):
             arr, anomalies = arr[labels == 0], arr[labels == 1]
             if len(arr) < 2:
                 raise ValueError("y marks fewer than 2 images as normal (0)")
+        self._set_n_real(n_real, len(arr))
         self._fit_selected(arr, anomalies)
         self._end_fit(arr)
         return self

@@ -181,7 +181,7 @@ class EncoderFlow(NetworkDetector):
         from scipy.stats import norm
 
         held = self.__dict__.pop("_held_idx", None)
-        nll = train_scores[held] if held is not None and len(held) else train_scores
+        nll = train_scores[held] if held is not None and len(held) else train_scores[: self._real_count(len(train_scores))]
         z = float(norm.ppf(0.5 + self.confidence / 2))
         self.holdout_nll_ = (float(np.mean(nll)), float(np.std(nll)), int(len(nll)))
         return float(np.mean(nll) + z * np.std(nll))

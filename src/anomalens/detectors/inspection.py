@@ -147,7 +147,7 @@ class KDCAEDetector(HoldoutNetworkDetector):
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         comp = self._components(X)
-        held = self.held_idx_ if len(self.held_idx_) else np.arange(len(X))
+        held = self.held_idx_ if len(self.held_idx_) else np.arange(self._real_count(len(X)))
         self.component_thresholds_ = {
             k: (float(np.quantile(v[held], self.threshold_quantile)), float(max(np.std(v[held]), 1e-12)))
             for k, v in comp.items()
@@ -347,14 +347,16 @@ class SupervisedCNNDetector(HoldoutNetworkDetector):
         x, y = xy
         return F.binary_cross_entropy_with_logits(forward(x), y)
 
-    def fit(self, X: Any, y: Any = None) -> SupervisedCNNDetector:
-        """Train on images ``X`` with labels ``y`` (0 normal, 1 anomalous; both needed)."""
+    def fit(self, X: Any, y: Any = None, *, n_real: int | None = None) -> SupervisedCNNDetector:
+        """Train on images ``X`` with labels ``y`` (0 normal, 1 anomalous; both needed).
+        ``n_real`` is checked as in :meth:`BaseDetector.fit` but changes nothing: the classifier
+        holds nothing out and its threshold is the probability 0.5."""
         import torch
 
         if y is None:
             raise ValueError("supervised_cnn is a supervised classifier: fit(X, y) needs labels y (0 normal, "
                              "1 anomalous) with both classes present; it is not a one-class detector")
-        arr = self._begin_fit(X)
+        arr = self._begin_fit(X, n_real)
         labels = np.asarray(y).ravel()
         if labels.shape != (len(arr),) or not set(np.unique(labels)) == {0, 1}:
             raise ValueError(f"y must hold one 0/1 label per image with both classes, got {len(labels)} labels "
@@ -371,7 +373,7 @@ class SupervisedCNNDetector(HoldoutNetworkDetector):
         self.threshold_ = 0.5
         return self
 
-    def fit_many(self, Xs, seeds):
+    def fit_many(self, Xs, seeds, *, n_real=None):
         raise NotImplementedError("supervised_cnn trains on labelled images: call fit(X, y) (the benchmark's "
                                   "supervised_kfold protocol does)")
 

@@ -134,13 +134,15 @@ class NetworkDetector(BaseDetector):
         )
 
     def _holdout_split(self, n: int, share: float) -> tuple[np.ndarray, np.ndarray]:
-        """Indices (training, held out) of ``n`` training images; ``share`` of them held out,
-        drawn from ``seed``."""
-        k = int(round(share * n)) if share > 0 else 0
+        """Indices (training, held out) of ``n`` training images; ``share`` of the real ones
+        (all, or the first ``n_real`` given to fit) held out, drawn from ``seed``; generated
+        images are always trained on."""
+        real = self._real_count(n)
+        k = int(round(share * real)) if share > 0 else 0
         if k and n - k < 2:
-            raise ValueError(f"holding out {share} of the {n} training images leaves fewer than 2 to train on")
-        perm = np.random.default_rng(self.seed).permutation(n)
-        return np.sort(perm[k:]), np.sort(perm[:k])
+            raise ValueError(f"holding out {share} of the {real} real training images leaves fewer than 2 to train on")
+        perm = np.random.default_rng(self.seed).permutation(real)
+        return np.sort(np.concatenate([perm[k:], np.arange(real, n)])), np.sort(perm[:k])
 
     @classmethod
     def _fit_group(cls, dets: list[BaseDetector], Xs: list[np.ndarray]) -> None:
@@ -317,8 +319,9 @@ class HoldoutNetworkDetector(NetworkDetector):
 
     def _threshold_from(self, train_scores: np.ndarray) -> float:
         held = getattr(self, "held_idx_", None)
-        scores = train_scores[held] if held is not None and len(held) else train_scores
-        return float(np.quantile(scores, self.threshold_quantile))
+        if held is None or not len(held):
+            return super()._threshold_from(train_scores)
+        return float(np.quantile(train_scores[held], self.threshold_quantile))
 
     def _reconstruct(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(network input, reconstruction) as float ``N x C x s x s`` arrays in [0, 1]."""

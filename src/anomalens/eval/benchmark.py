@@ -420,7 +420,8 @@ def run_benchmark(
 
     ``augment="dcgan"`` (seed 001): before each fit, a DCGAN (same preset name, same seed)
     is trained on the run's normal training images and ``augment_n`` generated images are
-    added to them; rows are named ``<method>+dcgan`` and carry the memorisation check
+    added after them (``fit(..., n_real=)``: the detector trains on all of them but holds
+    out, and sets its threshold on, real images only); rows are named ``<method>+dcgan`` and carry the memorisation check
     (``gen_to_train_median`` ... , see :func:`anomalens.augment.memorisation`).
     ``augment_set`` overrides the DCGAN's preset settings (e.g. ``{"epochs": 300}``); rows
     record them as ``params["dcgan"]``, so runs with other DCGAN settings are other rows.
@@ -508,6 +509,8 @@ def run_benchmark(
         bar.set_description(f"{method} {ds_name} class/seed {label if len(label) < 40 else label[:37] + '...'}")
         aug_info: dict[tuple[int, int], dict[str, Any]] = {}
         train_sets = [splits[c].x_train for c, _ in group]
+        # generated images go after the real ones; held-out images and thresholds use real ones only
+        n_real = {(c, s): (len(splits[c].x_train) if augment is not None else None) for c, s in group}
         if augment is not None:
             train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}),
                                      augment_set) for c, s in group]
@@ -518,9 +521,10 @@ def run_benchmark(
                 extra, k = validation_anomalies(ds, protocol, c, s, val_anomalies)
                 aug_info.setdefault((c, s), {})["validation"] = {"anomaly_class": k, "n_anomalies": int(len(extra))}
                 dets.append(clone_with(proto, seed=s).fit(np.concatenate([x, extra]),
-                                                          np.r_[np.zeros(len(x)), np.ones(len(extra))]))
+                                                          np.r_[np.zeros(len(x)), np.ones(len(extra))],
+                                                          n_real=n_real[(c, s)]))
         else:
-            dets = proto.fit_many(train_sets, [s for _, s in group])
+            dets = proto.fit_many(train_sets, [s for _, s in group], n_real=[n_real[cs] for cs in group])
         fit_seconds = (time.perf_counter() - t0) / len(group)
         for (c, s), det in zip(group, dets):
             split, base = splits[c], base_of(c)
