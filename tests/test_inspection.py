@@ -250,6 +250,18 @@ def test_dcgan_augmenter_generates_saves_and_memorisation_detects_copies(parts, 
         memorisation(gen, small)
 
 
+def test_cli_augment_writes_images_with_set_overrides(parts, tmp_path):
+    train = parts / "bottle" / "train" / "good"
+    base = ["augment", "--train", str(train), "--preset", "quick", "--n", "3", "--size", "20"]
+    small = ["--set", "size=16", "--set", "width=8", "--set", "epochs=1", "--set", "batch_size=8"]
+    res = CliRunner().invoke(app, [*base, *small, "--out", str(tmp_path / "gen"), "--grid", str(tmp_path / "g.png")])
+    assert res.exit_code == 0, res.output
+    assert sorted(f.name for f in (tmp_path / "gen").iterdir()) == ["0000.png", "0001.png", "0002.png"]
+    assert "between training images" in res.output and (tmp_path / "g.png").is_file()
+    bad = CliRunner().invoke(app, [*base, "--set", "epoch=1", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "unknown DCGAN setting(s) epoch" in bad.output
+    assert not (tmp_path / "bad").exists()
+
 def test_runner_augment_dcgan_adds_generated_images_and_names_the_rows(parts, tmp_path):
     (row,) = run_benchmark("kd_cae", "folder", data_root=parts, category="bottle", preset="quick",
                            out=tmp_path / "aug.jsonl", overrides={"image_size": 32, **FAST}, progress=False,

@@ -330,6 +330,8 @@ def augment(
     n: int = typer.Option(500, help="How many images to write."),
     out: Path = typer.Option(..., help="Folder to write 0000.png, 0001.png, ... into."),
     preset: str = typer.Option("paper", help="paper (128 px, 25 epochs) | quick"),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="DCGAN setting override key=value (repeatable), e.g. epochs=300."),
     seed: int = typer.Option(0, help="Seeds the training and the generated images."),
     size: Optional[int] = typer.Option(None, help="Size of the written images (default: the training images')."),
     save_model: Optional[Path] = typer.Option(None, help="Also save the trained DCGAN here."),
@@ -339,14 +341,18 @@ def augment(
     from PIL import Image
 
     from ._io import atomic_dir
-    from .augment import DCGANAugmenter, memorisation
+    from .augment import PRESETS, DCGANAugmenter, memorisation
     from .data.images import list_images, load_images
 
     try:
         if method != "dcgan":
             raise ValueError(f"--method: only 'dcgan' is available, got {method!r}")
+        settings = _overrides(set_)
+        unknown = sorted(set(settings) - set(PRESETS["paper"]))
+        if unknown:
+            raise ValueError(f"--set: unknown DCGAN setting(s) {', '.join(unknown)}; known: {', '.join(PRESETS['paper'])}")
         x = load_images(list_images(train))
-        aug = DCGANAugmenter.from_preset(preset, seed=seed, verbose=True).fit(x)
+        aug = DCGANAugmenter.from_preset(preset, seed=seed, verbose=True, **settings).fit(x)
         side = size or x.shape[1:3]
         images = aug.generate(n, size=side)
         with atomic_dir(out, what="augmented images") as tmp:
