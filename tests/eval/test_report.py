@@ -93,3 +93,34 @@ def test_paper_numbers_without_a_paper_preset_run_are_listed():
     mnist4 = tail.split("### seed 000 Table 4: mnist, AUROC", 1)[1].split("###", 1)[0]
     assert "Raw NN-QED" not in mnist4 and "InceptionCAE NN-QED" in mnist4
     assert "KD-CAE" not in render_markdown(summarize(_folder_rows("folder"))).split("## Paper numbers", 1)[1]
+
+
+def test_paired_differences_match_class_seed_and_parameters(tmp_path):
+    import json
+
+    from anomalens.eval.report import paired_differences, render_comparisons
+
+    def row(method, c, s, auroc, f1, **params):
+        return {"method": method, "preset": "quick", "dataset": "synthetic_parts", "protocol": "folder",
+                "normal_class": c, "seed": s, "auroc": auroc, "f1": f1, "device": "cpu",
+                "params": {"score_mode": "combined", "seed": s, **params}}
+
+    rs = [row("kd_cae", c, s, 0.6 + 0.1 * s, 0.4) for c in ("bottle", "screw") for s in (0, 1)]
+    rs += [row("kd_cae", "bottle", 0, 0.1, 0.1, score_mode="re")]  # another setting: never paired
+    rs += [row("kd_cae+dcgan", c, s, 0.65 + 0.1 * s + (0.1 if c == "screw" else 0), 0.5, dcgan={"epochs": 300})
+           for c in ("bottle", "screw") for s in (0, 1)]
+    rs += [row("ni_cae", "bottle", 2, 0.7, 0.3, noise_share=0.1), row("cae_ssim", "bottle", 2, 0.75, 0.3, noise_share=0.0),
+           row("ni_cae", "bottle", 3, 0.7, 0.3, noise_share=0.1)]  # seed 3 has no control: left out
+    aug, noise = paired_differences(rs)
+    assert (aug.method, aug.control, noise.method, noise.control) == ("kd_cae+dcgan", "kd_cae", "ni_cae", "cae_ssim")
+    assert sorted(aug.per_class()) == ["bottle", "screw"] and np.allclose(list(aug.per_class().values()), [0.05, 0.15])
+    assert np.allclose(aug.by_seed(), [0.1, 0.1]) and np.allclose(aug.by_seed("f1"), [0.1, 0.1])
+    assert noise.diffs["auroc"] == {"bottle": {2: noise.diffs["auroc"]["bottle"][2]}}
+    assert np.isclose(noise.diffs["auroc"]["bottle"][2], -0.05)
+    md = render_comparisons([aug, noise])
+    assert "| Δ AUROC | +5.0 | +15.0 | **+10.0 ± 0.0** | 2 |" in md and "dcgan {'epochs': 300}" in md
+    assert "noise injection (`ni_cae` - `cae_ssim`)" in md
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rs))
+    assert "## With and without" in write_report([p])
+    assert paired_differences(rows()) == [] and render_comparisons([]) == ""

@@ -24,7 +24,7 @@ from .._io import atomic_write_text
 from .benchmark import read_results
 from .reference import MVTEC_AD_CATEGORIES, RefRow, find_reference, load_reference
 
-__all__ = ["Group", "summarize", "render_markdown", "render_html", "render_summary", "update_readme", "write_report"]
+__all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_comparisons", "summarize", "render_markdown", "render_html", "render_summary", "update_readme", "write_report"]
 
 _HIDDEN_PARAMS = {"seed", "verbose"}
 
@@ -119,6 +119,101 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[Group]:
     return sorted(groups.values(), key=lambda g: (g.dataset, g.protocol, g.method, g.preset, g.title))
 
 
+#: Declared with/without pairs: (method, its control, the parameters allowed to differ, what
+#: the difference measures). ``<method>+<augment>`` rows pair with ``<method>`` automatically.
+PAIRS: tuple[tuple[str, str, frozenset[str], str], ...] = (
+    ("ni_cae", "cae_ssim", frozenset({"noise_share"}), "noise injection"),
+)
+
+
+@dataclass
+class Comparison:
+    """Paired differences (method - control) on the same dataset, class and seed."""
+
+    dataset: str
+    protocol: str
+    preset: str
+    method: str
+    control: str
+    what: str
+    params: dict[str, Any]
+    diffs: dict[str, dict[str, dict[int, float]]]  # metric -> class -> seed -> difference
+
+    def per_class(self, metric: str = "auroc") -> dict[str, float]:
+        return {c: float(np.mean(list(d.values()))) for c, d in self.diffs[metric].items()}
+
+    def by_seed(self, metric: str = "auroc") -> list[float]:
+        """The class-averaged difference of each seed that every class has."""
+        classes = self.diffs[metric]
+        seeds = sorted(set.intersection(*(set(d) for d in classes.values())))
+        return [float(np.mean([classes[c][s] for c in classes])) for s in seeds]
+
+
+def _pair_of(method: str) -> tuple[str, frozenset[str], str] | None:
+    for m, control, differ, what in PAIRS:
+        if method == m:
+            return control, differ, what
+    if "+" in method:
+        base, aug = method.split("+", 1)
+        return base, frozenset({aug}), f"{aug} augmentation"
+    return None
+
+
+def paired_differences(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = ("auroc", "f1")) -> list[Comparison]:
+    """Every with/without pair (:data:`PAIRS` and ``<method>+<augment>`` vs ``<method>``) found
+    in ``rows``, matched on dataset, protocol, preset, class, seed and every other parameter."""
+    def key(r: dict[str, Any], drop: frozenset[str]) -> tuple:
+        params = {k: v for k, v in r.get("params", {}).items() if k not in _HIDDEN_PARAMS | drop}
+        return (r["dataset"], r["protocol"], str(r["preset"]), json.dumps(params, sort_keys=True))
+
+    out: dict[tuple, Comparison] = {}
+    for r in rows:
+        pair = _pair_of(r["method"])
+        if pair is None:
+            continue
+        control, differ, what = pair
+        k = key(r, differ)
+        for c in rows:
+            if (c["method"] != control or c["normal_class"] != r["normal_class"] or c["seed"] != r["seed"]
+                    or key(c, differ) != k):
+                continue
+            comp = out.get((r["method"], *k))
+            if comp is None:
+                params = {p: v for p, v in r.get("params", {}).items() if p not in _HIDDEN_PARAMS}
+                comp = out[(r["method"], *k)] = Comparison(k[0], k[1], k[2], r["method"], control, what, params,
+                                                           {m: defaultdict(dict) for m in metrics})
+            for m in metrics:
+                if r.get(m) is not None and c.get(m) is not None:
+                    comp.diffs[m][str(r["normal_class"])][int(r["seed"])] = float(r[m]) - float(c[m])
+    return sorted(out.values(), key=lambda x: (x.dataset, x.protocol, x.preset, x.method))
+
+
+def render_comparisons(comps: Sequence[Comparison]) -> str:
+    """Markdown: per class the mean paired difference in points, and the class average with
+    its std over seeds."""
+    if not comps:
+        return ""
+    lines = ["## With and without", "",
+             "Paired differences (method - control) in points, on the same class and seed: per class the mean "
+             "over seeds; avg = the mean over classes ± its std over seeds; F1 at the training threshold.", ""]
+    for c in comps:
+        auroc, f1 = c.per_class("auroc"), c.per_class("f1")
+        classes = sorted(auroc, key=lambda k: (0, int(k), "") if k.lstrip("-").isdigit() else (1, 0, k))
+        seeds_a, seeds_f = c.by_seed("auroc"), c.by_seed("f1")
+        extra = c.params.get("dcgan")
+        lines += [f"### {c.dataset} · {c.protocol} · preset {c.preset}: {c.what} (`{c.method}` - `{c.control}`"
+                  f"{f'; dcgan {extra}' if extra else ''})", "",
+                  _md_row(["metric", *classes, "avg", "seeds"]), "|" + "---|" * (len(classes) + 3)]
+        for name, per, by in (("Δ AUROC", auroc, seeds_a), ("Δ F1", f1, seeds_f)):
+            if not per:
+                continue
+            avg = f"**{100 * np.mean(by):+.1f} ± {100 * np.std(by):.1f}**" if by else "—"
+            lines.append(_md_row([name, *(f"{100 * per[k]:+.1f}" if k in per else "—" for k in classes),
+                                  avg, str(len(by))]))
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _pct(x: float) -> str:
     return "—" if not np.isfinite(x) else f"{100 * x:.1f}"
 
@@ -182,7 +277,7 @@ def _md_row(cells: Sequence[str]) -> str:
     return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
 
 
-def render_markdown(groups: Sequence[Group], *, header: str = "") -> str:
+def render_markdown(groups: Sequence[Group], *, header: str = "", comparisons: Sequence[Comparison] = ()) -> str:
     lines = [header] if header else []
     for g in groups:
         refs = sorted({r.label for r in g.reference.values()})
@@ -200,6 +295,9 @@ def render_markdown(groups: Sequence[Group], *, header: str = "") -> str:
         lines.append(_md_row([f"**{c}**" if c else "" for c in average]))
         lines.append("")
     lines.append(_footnote(groups))
+    paired = render_comparisons(comparisons)
+    if paired:
+        lines += ["", paired]
     unmatched = render_unmatched(groups)
     if unmatched:
         lines += ["", unmatched]
@@ -354,7 +452,7 @@ def write_report(
         "# Benchmark results\n\nGenerated by `anomalens report` from " + ", ".join(sorted(Path(p).name for p in paths))
         + " (committed under benchmarks/results/); do not edit by hand.\n"
     )
-    text = render_markdown(groups, header=header)
+    text = render_markdown(groups, header=header, comparisons=paired_differences(rows))
     if markdown is not None:
         atomic_write_text(markdown, text, what="report")
     if html_path is not None:
