@@ -122,5 +122,7 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     assert "noise injection (`ni_cae` - `cae_ssim`)" in md
     p = tmp_path / "r.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rs))
-    assert "## With and without" in write_report([p])
+    assert "## With and without" in write_report([p], html_path=tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>With and without</h2>" in page and "<td>+10.0 ± 0.0</td>" in page
     assert paired_differences(rows()) == [] and render_comparisons([]) == ""
