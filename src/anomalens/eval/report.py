@@ -429,7 +429,7 @@ def render_summary(groups: Sequence[Group]) -> str:
     for g in groups:
         avg, sd = g.average()
         ref = g.reference.get("avg")
-        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in ("index", "score_mode"))
+        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in ("index", "score_mode", "dcgan"))
         paper = f"{_ref_cell(ref)} ({ref.label})" if ref else "—"
         lines.append(
             f"| {g.dataset} | {g.protocol} | {g.method}{f' ({extra})' if extra else ''} | {g.preset} | "
