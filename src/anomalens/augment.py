@@ -20,12 +20,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DCGANAugmenter", "memorisation", "PRESETS"]
+__all__ = ["DCGANAugmenter", "memorisation", "PRESETS", "check_settings"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64},
     "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32},
 }
+
+
+
+def check_settings(settings: dict[str, Any], option: str) -> dict[str, Any]:
+    """``settings`` (DCGAN overrides of a preset) when every key is a preset setting; otherwise
+    a ValueError naming ``option`` and the unknown keys."""
+    unknown = sorted(set(settings) - set(PRESETS["paper"]))
+    if unknown:
+        raise ValueError(f"{option}: unknown DCGAN setting(s) {', '.join(unknown)}; known: {', '.join(PRESETS['paper'])}")
+    return dict(settings)
 
 
 def _resize(x, size: int):

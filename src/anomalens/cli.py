@@ -341,16 +341,13 @@ def augment(
     from PIL import Image
 
     from ._io import atomic_dir
-    from .augment import PRESETS, DCGANAugmenter, memorisation
+    from .augment import DCGANAugmenter, check_settings, memorisation
     from .data.images import list_images, load_images
 
     try:
         if method != "dcgan":
             raise ValueError(f"--method: only 'dcgan' is available, got {method!r}")
-        settings = _overrides(set_)
-        unknown = sorted(set(settings) - set(PRESETS["paper"]))
-        if unknown:
-            raise ValueError(f"--set: unknown DCGAN setting(s) {', '.join(unknown)}; known: {', '.join(PRESETS['paper'])}")
+        settings = check_settings(_overrides(set_), "--set")
         x = load_images(list_images(train))
         aug = DCGANAugmenter.from_preset(preset, seed=seed, verbose=True, **settings).fit(x)
         side = size or x.shape[1:3]

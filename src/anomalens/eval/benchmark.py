@@ -337,15 +337,12 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
 
 
 def _check_augment_set(augment: str | None, augment_set: dict[str, Any] | None) -> dict[str, Any]:
-    from ..augment import PRESETS
+    from ..augment import check_settings
 
     augment_set = dict(augment_set or {})
     if augment_set and augment is None:
         raise ValueError("augment_set (--augment-set) changes the DCGAN of augment='dcgan': give augment too")
-    unknown = sorted(set(augment_set) - set(PRESETS["paper"]))
-    if unknown:
-        raise ValueError(f"augment_set: unknown DCGAN setting(s) {', '.join(unknown)}; known: {', '.join(PRESETS['paper'])}")
-    return augment_set
+    return check_settings(augment_set, "augment_set")
 
 
 def clone_with(det: Any, **params: Any) -> Any:

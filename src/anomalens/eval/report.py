@@ -24,9 +24,15 @@ from .._io import atomic_write_text
 from .benchmark import read_results
 from .reference import MVTEC_AD_CATEGORIES, RefRow, find_reference, load_reference
 
-__all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_comparisons", "summarize", "render_markdown", "render_html", "render_summary", "update_readme", "write_report"]
+__all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_comparisons", "summarize", "render_markdown",
+           "render_html", "render_summary", "update_readme", "write_report"]
 
 _HIDDEN_PARAMS = {"seed", "verbose"}
+
+
+def _class_order(name: str) -> tuple:
+    """Numbered classes in numeric order, then named ones alphabetically."""
+    return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)
 
 
 @dataclass
@@ -58,10 +64,7 @@ class Group:
         return f"{self.dataset} · {self.protocol} · {self.method} (preset {self.preset}; {shown})"
 
     def sorted_classes(self) -> list[ClassStat]:
-        def key(c: ClassStat):
-            return (0, int(c.normal_class), "") if c.normal_class.lstrip("-").isdigit() else (1, 0, c.normal_class)
-
-        return sorted(self.classes.values(), key=key)
+        return sorted(self.classes.values(), key=lambda c: _class_order(c.normal_class))
 
     def average(self) -> tuple[float, float]:
         means = [c.mean() for c in self.classes.values()]
@@ -166,6 +169,9 @@ def paired_differences(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = 
         params = {k: v for k, v in r.get("params", {}).items() if k not in _HIDDEN_PARAMS | drop}
         return (r["dataset"], r["protocol"], str(r["preset"]), json.dumps(params, sort_keys=True))
 
+    by_run: dict[tuple, list[dict[str, Any]]] = defaultdict(list)  # (method, class, seed) -> rows
+    for r in rows:
+        by_run[(r["method"], str(r["normal_class"]), r["seed"])].append(r)
     out: dict[tuple, Comparison] = {}
     for r in rows:
         pair = _pair_of(r["method"])
@@ -173,9 +179,8 @@ def paired_differences(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = 
             continue
         control, differ, what = pair
         k = key(r, differ)
-        for c in rows:
-            if (c["method"] != control or c["normal_class"] != r["normal_class"] or c["seed"] != r["seed"]
-                    or key(c, differ) != k):
+        for c in by_run.get((control, str(r["normal_class"]), r["seed"]), []):
+            if key(c, differ) != k:
                 continue
             comp = out.get((r["method"], *k))
             if comp is None:
@@ -195,7 +200,7 @@ _PAIRED_INTRO = ("Paired differences (method - control) in points, on the same c
 def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]]]:
     """(title, header, rows) of one comparison, for Markdown and HTML alike."""
     per = {m: c.per_class(m) for m in ("auroc", "f1")}
-    classes = sorted(per["auroc"], key=lambda k: (0, int(k), "") if k.lstrip("-").isdigit() else (1, 0, k))
+    classes = sorted(per["auroc"], key=_class_order)
     extra = c.params.get("dcgan")
     title = (f"{c.dataset} · {c.protocol} · preset {c.preset}: {c.what} (`{c.method}` - `{c.control}`"
              f"{f'; dcgan {extra}' if extra else ''})")
