@@ -120,6 +120,8 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     md = render_comparisons([aug, noise])
     assert "| Δ AUROC | +5.0 | +15.0 | **+10.0 ± 0.0** | 2 |" in md and "dcgan {'epochs': 300}" in md
     assert "noise injection (`ni_cae` - `cae_ssim`)" in md
+    only = render_comparisons(paired_differences(rs, metrics=("auroc",)))
+    assert "Δ AUROC" in only and "Δ F1" not in only  # the table shows the metrics asked for
     p = tmp_path / "r.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rs))
     assert "## With and without" in write_report([p], html_path=tmp_path / "r.html")

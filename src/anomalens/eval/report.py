@@ -199,16 +199,16 @@ _PAIRED_INTRO = ("Paired differences (method - control) in points, on the same c
 
 def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]]]:
     """(title, header, rows) of one comparison, for Markdown and HTML alike."""
-    per = {m: c.per_class(m) for m in ("auroc", "f1")}
-    classes = sorted(per["auroc"], key=_class_order)
+    per = {m: c.per_class(m) for m in c.diffs}
+    classes = sorted({k for p in per.values() for k in p}, key=_class_order)
     extra = c.params.get("dcgan")
     title = (f"{c.dataset} · {c.protocol} · preset {c.preset}: {c.what} (`{c.method}` - `{c.control}`"
              f"{f'; dcgan {extra}' if extra else ''})")
     rows = []
-    for name, m in (("Δ AUROC", "auroc"), ("Δ F1", "f1")):
+    for m in c.diffs:  # the metrics paired_differences was asked for
         if not per[m]:
             continue
-        by = c.by_seed(m)
+        name, by = f"Δ {m.upper()}", c.by_seed(m)
         avg = f"{100 * np.mean(by):+.1f} ± {100 * np.std(by):.1f}" if by else "—"
         rows.append([name, *(f"{100 * per[m][k]:+.1f}" if k in per[m] else "—" for k in classes), avg, str(len(by))])
     return title, ["metric", *classes, "avg", "seeds"], rows
