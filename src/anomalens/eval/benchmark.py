@@ -291,7 +291,8 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
         folds = StratifiedKFold(min(SUPERVISED_FOLDS, int(y_all.sum()), int((1 - y_all).sum())), shuffle=True,
                                 random_state=seed)
         score_time = 0.0
-        for tr, te in folds.split(np.zeros(len(y_all)), y_all):
+        for tr, te in tqdm(list(folds.split(np.zeros(len(y_all)), y_all)), disable=not progress, leave=False,
+                           desc=f"seed {seed}", unit="fold"):
             x_fit = np.concatenate([ds.x_train, ds.x_test[tr]])
             y_fit = np.r_[np.zeros(len(ds.x_train), np.int64), y_all[tr]]
             det = clone_with(proto, seed=seed).fit(x_fit, y_fit)
