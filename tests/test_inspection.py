@@ -250,6 +250,23 @@ def test_dcgan_augmenter_generates_saves_and_memorisation_detects_copies(parts, 
         memorisation(gen, small)
 
 
+def test_memorisation_diagnosis_flags_copies_and_unlearned_generators():
+    from anomalens.augment import diagnose, learned, memorisation
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (1, 16, 16, 3)).astype(np.float64)
+    train = np.clip(base + rng.normal(0, 8, (20, 16, 16, 3)), 0, 255).astype(np.uint8)  # ~11 apart
+    new = np.clip(base + rng.normal(0, 8, (6, 16, 16, 3)), 0, 255).astype(np.uint8)
+    noise = rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)  # what a diverged generator writes
+    good, copies, unlearned = memorisation(new, train), memorisation(train[:6], train), memorisation(noise, train)
+    assert 0.5 < good["gen_to_train_ratio"] < 4 and learned(good) and diagnose(good) == []
+    assert copies["gen_to_train_ratio"] == 0 and learned(copies) and "may copy" in diagnose(copies)[0]
+    assert unlearned["gen_to_train_ratio"] > 4 and not learned(unlearned)
+    assert "has not learned" in diagnose(unlearned)[0]
+    # results rows written before the ratio existed carry only the medians
+    assert not learned({"gen_to_train_median": 80.0, "train_to_train_median": 7.6})
+
+
 def test_cli_augment_writes_images_with_set_overrides(parts, tmp_path):
     train = parts / "bottle" / "train" / "good"
     base = ["augment", "--train", str(train), "--preset", "quick", "--n", "3", "--size", "20"]
@@ -258,6 +275,7 @@ def test_cli_augment_writes_images_with_set_overrides(parts, tmp_path):
     assert res.exit_code == 0, res.output
     assert sorted(f.name for f in (tmp_path / "gen").iterdir()) == ["0000.png", "0001.png", "0002.png"]
     assert "between training images" in res.output and (tmp_path / "g.png").is_file()
+    assert "warning: the generator has not learned" in res.output  # one epoch: 11.7 times as far
     bad = CliRunner().invoke(app, [*base, "--set", "epoch=1", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "unknown DCGAN setting(s) epoch" in bad.output
     assert not (tmp_path / "bad").exists()

@@ -341,7 +341,7 @@ def augment(
     from PIL import Image
 
     from ._io import atomic_dir
-    from .augment import DCGANAugmenter, check_settings, memorisation
+    from .augment import DCGANAugmenter, check_settings, diagnose, memorisation
     from .data.images import list_images, load_images
 
     try:
@@ -369,6 +369,8 @@ def augment(
         _fail(e)
     typer.echo(f"wrote {n} images to {out}; nearest-training-image distance of generated images (median) "
                f"{stats['gen_to_train_median']:.2f} vs between training images {stats['train_to_train_median']:.2f}")
+    for warning in diagnose(stats):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -109,6 +109,9 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     rs += [row("kd_cae", "bottle", 0, 0.1, 0.1, score_mode="re")]  # another setting: never paired
     rs += [row("kd_cae+dcgan", c, s, 0.65 + 0.1 * s + (0.1 if c == "screw" else 0), 0.5, dcgan={"epochs": 300})
            for c in ("bottle", "screw") for s in (0, 1)]
+    for r in rs[-4:]:  # the memorisation check: screw's seed-1 generator did not learn its images
+        r.update(gen_to_train_median=80.0 if (r["normal_class"], r["seed"]) == ("screw", 1) else 9.0,
+                 train_to_train_median=7.6)
     rs += [row("ni_cae", "bottle", 2, 0.7, 0.3, noise_share=0.1), row("cae_ssim", "bottle", 2, 0.75, 0.3, noise_share=0.0),
            row("ni_cae", "bottle", 3, 0.7, 0.3, noise_share=0.1)]  # seed 3 has no control: left out
     aug, noise = paired_differences(rs)
@@ -120,11 +123,13 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     md = render_comparisons([aug, noise])
     assert "| Δ AUROC | +5.0 | +15.0 | **+10.0 ± 0.0** | 2 |" in md and "dcgan {'epochs': 300}" in md
     assert "noise injection (`ni_cae` - `cae_ssim`)" in md
+    assert "| metric | bottle | screw† | avg | seeds |" in md and "not learn the images" in md and "screw seed 1" in md
+    assert dict(aug.unlearned) == {"screw": {1}} and not noise.unlearned
     only = render_comparisons(paired_differences(rs, metrics=("auroc",)))
     assert "Δ AUROC" in only and "Δ F1" not in only  # the table shows the metrics asked for
     p = tmp_path / "r.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rs))
     assert "## With and without" in write_report([p], html_path=tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
-    assert "<h2>With and without</h2>" in page and "<td>+10.0 ± 0.0</td>" in page
+    assert "<h2>With and without</h2>" in page and "<td>+10.0 ± 0.0</td>" in page and "<th>screw†</th>" in page
     assert paired_differences(rows()) == [] and render_comparisons([]) == ""

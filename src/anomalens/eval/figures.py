@@ -315,6 +315,9 @@ def _notes(row: dict[str, Any]) -> list[str]:
     if "gen_to_train_median" in row:
         notes.append(f"memorisation check: median distance of a generated image to its nearest training image "
                      f"{row['gen_to_train_median']:.2f}, between training images {row['train_to_train_median']:.2f}")
+        from ..augment import diagnose
+
+        notes += [f"warning: {w}" for w in diagnose(row)]
     return notes
 
 

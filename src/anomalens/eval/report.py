@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_text
+from ..augment import UNLEARNED_RATIO, learned
 from .benchmark import read_results
 from .reference import MVTEC_AD_CATEGORIES, RefRow, find_reference, load_reference
 
@@ -141,6 +142,9 @@ class Comparison:
     what: str
     params: dict[str, Any]
     diffs: dict[str, dict[str, dict[int, float]]]  # metric -> class -> seed -> difference
+    #: class -> seeds whose generator did not learn its images (augmentation pairs; see
+    #: :func:`anomalens.augment.learned`)
+    unlearned: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def per_class(self, metric: str = "auroc") -> dict[str, float]:
         return {c: float(np.mean(list(d.values()))) for c, d in self.diffs[metric].items()}
@@ -190,6 +194,8 @@ def paired_differences(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = 
             for m in metrics:
                 if r.get(m) is not None and c.get(m) is not None:
                     comp.diffs[m][str(r["normal_class"])][int(r["seed"])] = float(r[m]) - float(c[m])
+            if "gen_to_train_median" in r and not learned(r):
+                comp.unlearned[str(r["normal_class"])].add(int(r["seed"]))
     return sorted(out.values(), key=lambda x: (x.dataset, x.protocol, x.preset, x.method))
 
 
@@ -197,8 +203,8 @@ _PAIRED_INTRO = ("Paired differences (method - control) in points, on the same c
                  "over seeds; avg = the mean over classes ± its std over seeds; F1 at the training threshold.")
 
 
-def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]]]:
-    """(title, header, rows) of one comparison, for Markdown and HTML alike."""
+def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """(title, header, rows, notes) of one comparison, for Markdown and HTML alike."""
     per = {m: c.per_class(m) for m in c.diffs}
     classes = sorted({k for p in per.values() for k in p}, key=_class_order)
     extra = c.params.get("dcgan")
@@ -211,7 +217,14 @@ def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]]]:
         name, by = f"Δ {m.upper()}", c.by_seed(m)
         avg = f"{100 * np.mean(by):+.1f} ± {100 * np.std(by):.1f}" if by else "—"
         rows.append([name, *(f"{100 * per[m][k]:+.1f}" if k in per[m] else "—" for k in classes), avg, str(len(by))])
-    return title, ["metric", *classes, "avg", "seeds"], rows
+    bad = {k: sorted(v) for k, v in c.unlearned.items() if v}
+    notes = [f"† the generator did not learn the images (`anomalens.augment.learned`: generated images more than "
+             f"{UNLEARNED_RATIO:g} times as far from their nearest training image as training images are from each "
+             "other), so its images are not plausible normal images: "
+             + "; ".join(f"{k} seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))}" for k, v in bad.items())] \
+        if bad else []
+    header = ["metric", *(f"{k}†" if k in bad else k for k in classes), "avg", "seeds"]
+    return title, header, rows, notes
 
 
 def render_comparisons(comps: Sequence[Comparison]) -> str:
@@ -221,9 +234,10 @@ def render_comparisons(comps: Sequence[Comparison]) -> str:
         return ""
     lines = ["## With and without", "", _PAIRED_INTRO, ""]
     for c in comps:
-        title, header, rows = _comparison_table(c)
+        title, header, rows, notes = _comparison_table(c)
         lines += [f"### {title}", "", _md_row(header), "|" + "---|" * len(header)]
         lines += [_md_row([*r[:-2], f"**{r[-2]}**", r[-1]]) for r in rows]
+        lines += ["", *notes] if notes else []
         lines.append("")
     return "\n".join(lines)
 
@@ -406,11 +420,12 @@ def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = (),
     if comparisons:
         parts.append(f"<h2>With and without</h2><p>{html.escape(_PAIRED_INTRO)}</p>")
         for c in comparisons:
-            title, header, rows = _comparison_table(c)
+            title, header, rows, notes = _comparison_table(c)
             parts.append(f"<h3>{html.escape(title)}</h3><table>")
             parts += ["<tr>" + "".join(f"<{t}>{html.escape(x)}</{t}>" for x in r) + "</tr>"
                       for t, r in [("th", header)] + [("td", r) for r in rows]]
             parts.append("</table>")
+            parts += [f"<p>{html.escape(n.replace('`', ''))}</p>" for n in notes]
     if records:
         from .figures import render_records
 
