@@ -1,0 +1,52 @@
+#!/bin/sh
+# Run THERE, on the lent GPU machine (the `run` tool), after benchmarks/device_prepare.sh here:
+#   run(command="sh benchmarks/device.sh 520 tests train_speed seed000", carry=[".whl", ".data"], timeout_s=580)
+# Jobs run in turn until BUDGET seconds are spent (a job still running then is stopped; the
+# seed scripts are resumable and append a row per finished run, so what finished is kept):
+#   tests        the CUDA tests (tests/test_train.py)
+#   train_speed  benchmarks/train_speed.py (1 model, CUDA graph, K models batched)
+#   seed000 ... seed004   benchmarks/seedNNN.sh with their own environment (PRESET [paper], SEEDS,
+#                DATASETS, BATCH, PARTS, ...; see each script), e.g. SEEDS=0 BATCH="--batch-models 10"
+# Everything comes back as $OUT/results.tar.gz (benchmarks/results and the speed tables) and
+# $OUT/device.log; here: tar xzf <files_at>/results.tar.gz && make report.
+set -u
+: "${OUT:?run this through the device tool, which sets OUT}"
+BUDGET=${1:?usage: device.sh BUDGET_SECONDS JOB...}
+shift
+END=$(( $(date +%s) + BUDGET ))
+LOG="$OUT/device.log"
+pack() {
+    tar czf "$OUT/results.tar.gz" benchmarks/results $(ls benchmarks/*.md 2>/dev/null)
+    echo "packed $(tar tzf "$OUT/results.tar.gz" | wc -l) paths" >> "$LOG"
+}
+trap pack EXIT
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        >> "$LOG" 2>&1 || { echo "wheel install failed" >> "$LOG"; exit 1; }
+    export PYTHONPATH="src:/tmp/site"
+else
+    export PYTHONPATH=src
+fi
+export ANOMALENS_DATA=/tmp/anomalens-data ANOMALENS="python3 -m anomalens" PYTHON=python3 PYTHONUNBUFFERED=1
+export PRESET=${PRESET:-paper}
+for gz in .data/*/*.gz; do  # from device_prepare.sh
+    [ -f "$gz" ] || continue
+    ds=$(basename "$(dirname "$gz")")
+    mkdir -p "$ANOMALENS_DATA/$ds"
+    gunzip -c "$gz" > "$ANOMALENS_DATA/$ds/$(basename "$gz" .gz)"
+done
+[ -d .vgg19 ] && export ANOMALENS_VGG19="$(ls "$PWD"/.vgg19/*.bin | head -1)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >> "$LOG" 2>&1
+for job in "$@"; do
+    left=$(( END - $(date +%s) ))
+    if [ "$left" -lt 20 ]; then echo "budget spent: $job not started" | tee -a "$LOG"; continue; fi
+    echo "== $job ($left s left) $(date -u +%T)" | tee -a "$LOG"
+    case $job in
+    tests) cmd="python3 -m pytest -q -p no:cacheprovider tests/test_train.py" ;;
+    train_speed) cmd="python3 benchmarks/train_speed.py --nets inception,baseline,wrn --out benchmarks/results/train_speed.json --markdown benchmarks/TRAIN_SPEED.md" ;;
+    seed00[0-4]) cmd="sh benchmarks/$job.sh" ;;
+    *) echo "unknown job $job" | tee -a "$LOG"; continue ;;
+    esac
+    timeout "$left" $cmd 2>&1 | tail -n 40 | tee -a "$LOG"
+    echo "== $job done $(date -u +%T)" | tee -a "$LOG"
+done
