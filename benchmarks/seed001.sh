@@ -9,6 +9,8 @@
 #   PARTS      ["raw kd ni ssim cnn kd_dcgan ni_dcgan"]
 #   SCORES     per-image score records for the report's figures [$RESULTS/scores]
 #   DCGAN_SET  DCGAN overrides for the +dcgan parts, e.g. "epochs=300" (rows record them as params.dcgan)
+#   MODELS     git-ignored folder; the +dcgan parts keep their DCGANs in $MODELS/dcgan, so kd_dcgan and
+#              ni_dcgan train one generator per category and seed and use the same images [models]
 set -eu
 A=${ANOMALENS:-anomalens}
 P=${PRESET:-paper}
@@ -23,7 +25,7 @@ run() {  # run METHOD OUTNAME [extra flags]
     $A benchmark --method "$m" --dataset "$D" $ROOT --category "$C" --preset "$P" --seeds "$S" \
         --out "$R/$name-$D-$P.jsonl" --scores "${SCORES:-$R/scores}" "$@"
 }
-DSET=""
+DSET="--dcgan-cache ${MODELS:-models}/dcgan"
 for kv in ${DCGAN_SET:-}; do DSET="$DSET --augment-set $kv"; done
 for part in ${PARTS:-raw kd ni ssim cnn kd_dcgan ni_dcgan}; do
     case $part in

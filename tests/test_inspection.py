@@ -302,3 +302,41 @@ def test_runner_augment_dcgan_adds_generated_images_and_names_the_rows(parts, tm
         run_benchmark("kd_cae", "folder", augment_set={"epoch": 2}, **kw)
     with pytest.raises(ValueError, match="give augment"):
         run_benchmark("kd_cae", "folder", **{**kw, "augment": None}, augment_set={"epochs": 2})
+
+
+def test_runner_dcgan_cache_shares_one_generator_between_methods(parts, tmp_path):
+    kw = dict(data_root=parts, category="bottle", preset="quick", progress=False, augment="dcgan", augment_n=8,
+              augment_set={"size": 16, "width": 8, "epochs": 2, "batch_size": 8})
+    fast = {"image_size": 32, **FAST}
+    cache = tmp_path / "dcgan"
+    (plain,) = run_benchmark("kd_cae", "folder", out=tmp_path / "plain.jsonl", overrides=fast, **kw)
+    (first,) = run_benchmark("kd_cae", "folder", out=tmp_path / "kd.jsonl", overrides=fast, dcgan_cache=cache, **kw)
+    (entry,) = cache.iterdir()
+    assert not first["gan_cached"] and "gan_cached" not in plain and first["gan_seconds"] > 0
+    (second,) = run_benchmark("cae_ssim", "folder", out=tmp_path / "ssim.jsonl",
+                              overrides={"image_size": 32, **FAST, "epochs": 2}, dcgan_cache=cache, **kw)
+    assert second["gan_cached"] and list(cache.iterdir()) == [entry]  # loaded, not trained again
+    memo = ("gen_to_train_median", "gen_to_train_min", "train_to_train_median", "gan_seconds")
+    assert [second[k] for k in memo] == [first[k] for k in memo]  # the same generator and images
+    assert first["auroc"] == plain["auroc"]  # a cached DCGAN changes nothing in the results
+    (again,) = run_benchmark("kd_cae", "folder", out=tmp_path / "seed1.jsonl", overrides=fast, dcgan_cache=cache,
+                             seeds=[1], **kw)
+    assert not again["gan_cached"] and len(list(cache.iterdir())) == 2  # another seed: another generator
+    with pytest.raises(ValueError, match="give augment too"):
+        run_benchmark("kd_cae", "folder", out=tmp_path / "x.jsonl", data_root=parts, category="bottle",
+                      dcgan_cache=cache)
+
+
+def test_cli_benchmark_augment_with_dcgan_cache(parts, tmp_path):
+    base = ["benchmark", "--method", "kd_cae", "--dataset", "folder", "--data-root", str(parts), "--category", "bottle",
+            "--preset", "quick", "--out", str(tmp_path / "r.jsonl"), "--dcgan-cache", str(tmp_path / "gans")]
+    small = [f"--set={k}={v}" for k, v in {"image_size": 32, **FAST, "epochs": 2}.items()]
+    gan = ["--augment", "dcgan", "--augment-n", "8", *(f"--augment-set={kv}" for kv in
+                                                        ("size=16", "width=8", "epochs=1", "batch_size=8"))]
+    res = CliRunner().invoke(app, [*base, *small, *gan])
+    assert res.exit_code == 0, res.output
+    (row,) = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert row["method"] == "kd_cae+dcgan" and row["gan_cached"] is False
+    assert len(list((tmp_path / "gans").iterdir())) == 1
+    bad = CliRunner().invoke(app, [*base, *small])
+    assert bad.exit_code == 2 and "give augment too" in bad.output

@@ -15,6 +15,7 @@ each training image to its nearest *other* training image.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ class DCGANAugmenter:
         data = (_resize(to_uint8_tensor(arr, dev), self.size) * 255).round().to(torch.uint8)
         self.channels_ = int(data.shape[1])
         self.net_ = self._build(self.channels_).to(dev)
+        t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(self.seed)  # the noise the generator is trained on
             self.train_log_ = train_models(
@@ -108,6 +110,7 @@ class DCGANAugmenter:
                 weight_decay=0.0, seeds=[self.seed], optimizer="adam", optimizer_options={"betas": (0.5, 0.999)},
                 progress=self.verbose, desc="dcgan",
             )
+        self.fit_seconds_ = round(time.perf_counter() - t0, 2)
         self.net_.eval()
         return self
 
@@ -152,7 +155,8 @@ class DCGANAugmenter:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
                       str(tmp / "weights.safetensors"))
             cfg = {"kind": "dcgan", "channels": self.channels_, **{k: getattr(self, k) for k in (
-                "size", "latent", "width", "epochs", "lr", "batch_size", "seed")}}
+                "size", "latent", "width", "epochs", "lr", "batch_size", "seed")},
+                   "fit_seconds": getattr(self, "fit_seconds_", None)}
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         return Path(path)
 
@@ -166,12 +170,13 @@ class DCGANAugmenter:
         try:
             cfg = json.loads((p / "config.json").read_text())
             channels = int(cfg.pop("channels"))
+            fit_seconds = cfg.pop("fit_seconds", None)
             if cfg.pop("kind") != "dcgan":
                 raise ValueError("not a DCGAN model")
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"{str(p)!r} is not a saved DCGANAugmenter: {e}") from e
         aug = cls(**cfg, device=device)
-        aug.channels_ = channels
+        aug.channels_, aug.fit_seconds_ = channels, fit_seconds
         aug.net_ = aug._build(channels)
         aug.net_.load_state_dict(load_file(str(p / "weights.safetensors")))
         aug.net_.to(resolve_device(device)).eval()

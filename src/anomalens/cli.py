@@ -107,6 +107,9 @@ def benchmark(
     augment_set: Optional[list[str]] = typer.Option(
         None, "--augment-set", help="DCGAN setting override key=value for --augment (repeatable), e.g. epochs=300; "
         "recorded in the rows' params as 'dcgan'."),
+    dcgan_cache: Optional[Path] = typer.Option(
+        None, help="Keep each --augment DCGAN here and reuse it for runs with the same training images, settings, "
+        "seed and device kind (another method's +dcgan runs): one generator per category and seed."),
     val_anomalies: int = typer.Option(
         200, help="Weakly-supervised detectors (dpa, dpa_pg, dpa_l1mix): labelled anomalies of one other class, "
         "drawn from the training split, for the hyper-parameter search."),
@@ -126,7 +129,7 @@ def benchmark(
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
             batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
             augment=augment, augment_n=augment_n, augment_set=_overrides(augment_set, "--augment-set"),
-            val_anomalies=val_anomalies, scores_dir=scores,
+            val_anomalies=val_anomalies, scores_dir=scores, dcgan_cache=dcgan_cache,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

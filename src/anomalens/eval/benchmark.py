@@ -318,20 +318,47 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
     return written
 
 
+def _dcgan_key(x_train: np.ndarray, settings: dict[str, Any], device: str) -> str:
+    """What a trained DCGAN depends on: its training images, its settings (seed included) and
+    the kind of device it trained on (CUDA and CPU kernels round differently)."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps({"shape": list(x_train.shape), "dtype": str(x_train.dtype), "device": device,
+                                   **settings}, sort_keys=True).encode())
+    h.update(np.ascontiguousarray(x_train).tobytes())
+    return h.hexdigest()[:20]
+
+
 def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto: Any, info: dict,
-               dcgan: dict[str, Any] | None = None) -> np.ndarray:
+               dcgan: dict[str, Any] | None = None, cache: str | os.PathLike | None = None) -> np.ndarray:
     """``x_train`` plus ``n`` DCGAN images (trained on ``x_train``, seeded; ``dcgan`` overrides
     the preset's settings); ``info`` gets the memorisation check, the GAN's training time and
-    the counts."""
+    the counts. With ``cache`` (a folder) a DCGAN trained on the same images with the same
+    settings, seed and device kind is loaded from it instead of trained again (``gan_cached``),
+    and a newly trained one is saved there: the ``+dcgan`` runs of two methods then share one
+    generator per category and seed, and its images are the same ones."""
     from ..augment import PRESETS, DCGANAugmenter, memorisation
+    from ..train import resolve_device
 
-    t0 = time.perf_counter()
-    aug = DCGANAugmenter.from_preset(preset if preset in PRESETS else "paper", seed=seed,
-                                     device=getattr(proto, "device", "auto"), **(dcgan or {})).fit(x_train)
+    device = getattr(proto, "device", "auto")
+    aug = DCGANAugmenter.from_preset(preset if preset in PRESETS else "paper", seed=seed, device=device,
+                                     **(dcgan or {}))
+    path = None
+    if cache is not None:
+        settings = {k: getattr(aug, k) for k in ("size", "latent", "width", "epochs", "lr", "batch_size", "seed")}
+        path = Path(cache) / _dcgan_key(x_train, settings, resolve_device(device).type)
+    cached = path is not None and (path / "config.json").is_file()
+    if cached:
+        aug = DCGANAugmenter.load(path, device=device)
+    else:
+        aug.fit(x_train)
+        if path is not None:
+            aug.save(path)
     gen = aug.generate(n, size=x_train.shape[1:3])
     info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
-    info.update({"n_generated": int(n), "gan_seconds": round(time.perf_counter() - t0, 2),
-                 "n_train_real": int(len(x_train))})
+    info.update({"n_generated": int(n), "gan_seconds": aug.fit_seconds_, "n_train_real": int(len(x_train))})
+    if cache is not None:
+        info["gan_cached"] = cached
     g = aug.generate(16)  # a 4 x 4 grid for the report (kept only with --scores)
     info["_grid"] = g.reshape(4, 4, *g.shape[1:]).transpose(0, 2, 1, 3, 4).reshape(4 * g.shape[1], 4 * g.shape[2], -1)
     return np.concatenate([x_train, gen])
@@ -391,6 +418,7 @@ def run_benchmark(
     augment_set: dict[str, Any] | None = None,
     val_anomalies: int = 200,
     scores_dir: str | os.PathLike | None = None,
+    dcgan_cache: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -423,6 +451,9 @@ def run_benchmark(
     (``gen_to_train_median`` ... , see :func:`anomalens.augment.memorisation`).
     ``augment_set`` overrides the DCGAN's preset settings (e.g. ``{"epochs": 300}``); rows
     record them as ``params["dcgan"]``, so runs with other DCGAN settings are other rows.
+    ``dcgan_cache`` (a folder) keeps each trained DCGAN and reuses it for a run with the same
+    training images, settings, seed and device kind (rows say ``gan_cached``): ``kd_cae+dcgan``
+    and ``ni_cae+dcgan`` then train one generator per category and seed, not two.
 
     ``val_anomalies`` (seed 004's weakly-supervised detectors, ``selection="weak"``): each run
     draws this many images of one other class from the *training* split (seeded by class and
@@ -442,13 +473,16 @@ def run_benchmark(
     if augment not in (None, "dcgan"):
         raise ValueError(f"augment must be None or 'dcgan', got {augment!r}")
     augment_set = _check_augment_set(augment, augment_set)
+    if dcgan_cache is not None and augment is None:
+        raise ValueError("dcgan_cache (--dcgan-cache) keeps the DCGANs of augment='dcgan': give augment too")
     cats = _categories(dataset, data_root, category)
     if len(cats) > 1:
         return [row for cat in cats for row in run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
             batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
-            augment_n=augment_n, augment_set=augment_set, val_anomalies=val_anomalies, scores_dir=scores_dir)]
+            augment_n=augment_n, augment_set=augment_set, val_anomalies=val_anomalies, scores_dir=scores_dir,
+            dcgan_cache=dcgan_cache)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -511,7 +545,7 @@ def run_benchmark(
         n_real = {(c, s): (len(splits[c].x_train) if augment is not None else None) for c, s in group}
         if augment is not None:
             train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}),
-                                     augment_set) for c, s in group]
+                                     augment_set, dcgan_cache) for c, s in group]
         t0 = time.perf_counter()
         if getattr(proto, "selection", None) == "weak":  # seed 004: a few labelled anomalies of one type each
             dets = []
