@@ -151,3 +151,46 @@ def test_views_hand_each_item_its_view_index_and_visit_every_pair():
     assert res.losses[0, -1] < 0.05 < res.losses[0, 0]  # learnable only if x and its view index agree
     with pytest.raises(ValueError, match="views"):
         train_models([m], d, _view_loss, phases=[Phase(1, 1e-1)], seeds=[0], views=0)
+
+
+class _Chase(nn.Module):
+    """Two players: ``a`` walks to 1, ``b`` chases ``a``; losses [(a - 1)^2, (b - a)^2]."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return torch.stack([((self.a - 1) ** 2).sum(), ((self.b - self.a) ** 2).sum()]) + 0 * x.mean()
+
+
+def test_alternate_players_take_turns_and_the_second_sees_the_first_update():
+    x = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+    kw = dict(phases=[Phase(1, 0.1)], batch_size=4, weight_decay=0.0, optimizer="adam", cuda_graph=False)
+    # Adam's first step moves each parameter by lr against the sign of its gradient
+    turns = [_Chase(), _Chase()]  # two models: the batched (vmap) path too
+    log = train_models(turns, x, lambda f, xb, t: f(xb), seeds=[0, 1], alternate=("a", "b"), **kw)
+    for m in turns:
+        assert m.a.item() == pytest.approx(0.1) and m.b.item() == pytest.approx(0.1)  # b chased the moved a
+    assert log.losses[:, 0] == pytest.approx([1 + 0.1 ** 2] * 2)  # each loss at its player's turn
+    (once,) = [_Chase()]
+    train_models([once], x, lambda f, xb, t: f(xb).sum(), seeds=[0], **kw)
+    assert once.a.item() == pytest.approx(0.1) and once.b.item() == 0.0  # same step: b saw a = 0
+    with pytest.raises(ValueError, match="no parameter starts with 'c'"):
+        train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=("a", "c"), **kw)
+    with pytest.raises(ValueError, match="alternate must be"):
+        train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=(), **kw)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_replays_alternating_players_like_eager_steps():
+    dev = torch.device("cuda")
+    x = torch.zeros(8, 1, 2, 2, dtype=torch.uint8, device=dev)
+    runs = {}
+    for graph in (False, True):
+        models = [_Chase().to(dev), _Chase().to(dev)]
+        res = train_models(models, x, lambda f, xb, t: f(xb), phases=[Phase(5, 0.1)], batch_size=4, seeds=[0, 1],
+                           weight_decay=0.0, alternate=("a", "b"), cuda_graph=graph)
+        runs[graph] = (res.losses, [(m.a.item(), m.b.item()) for m in models])
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-5)
+    np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-5)

@@ -4,8 +4,12 @@
 with the shared training loop and writes new ones. The ``paper`` preset follows the
 authors' DCGAN script (128 x 128 RGB, z of 100, Adam lr 2e-4 with beta1 = 0.5, batch 64, 25
 epochs); the generator and discriminator follow the DCGAN guidelines the paper lists
-(:mod:`anomalens.nn.dcgan`). Both networks are updated simultaneously each step (see
-:class:`~anomalens.nn.DCGAN`).
+(:mod:`anomalens.nn.dcgan`). The players take turns, as the paper describes ("we ran k
+steps of one player for every step of the other player", k = 1 as in the authors' script):
+each step updates the discriminator, then the generator against the updated
+discriminator. ``alternate=False`` updates both at once from the same losses instead (what
+the quick rows committed before 2026-12-01 ran; their ``params.dcgan`` say
+``"alternate": false``).
 
 :func:`memorisation` measures whether the generator copies its training images: the
 distance of each generated image to its nearest training image, beside the distance of
@@ -25,8 +29,8 @@ __all__ = ["DCGANAugmenter", "memorisation", "diagnose", "learned", "PRESETS", "
            "UNLEARNED_RATIO", "COPY_RATIO"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64},
-    "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32},
+    "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64, "alternate": True},
+    "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32, "alternate": True},
 }
 
 
@@ -51,7 +55,11 @@ def _resize(x, size: int):
 
 
 def _gan_loss(forward, x, target):
-    return forward(x * 2 - 1).sum()  # images in [-1, 1]; discriminator + generator losses
+    return forward(x * 2 - 1)  # images in [-1, 1]; [discriminator loss, generator loss]
+
+
+def _gan_loss_sum(forward, x, target):
+    return forward(x * 2 - 1).sum()  # both players updated at once (alternate=False)
 
 
 class DCGANAugmenter:
@@ -64,6 +72,9 @@ class DCGANAugmenter:
     latent, width : int
         Noise dimension and the networks' first-layer channels.
     epochs, lr, batch_size : training (Adam, betas (0.5, 0.999)).
+    alternate : bool
+        True (the paper's schedule): each step updates the discriminator, then the generator
+        against the updated discriminator. False: both at once from the same losses.
     seed : int
         Seeds the initial weights, the batch order, the training noise and ``generate``.
     device : str
@@ -71,9 +82,14 @@ class DCGANAugmenter:
     """
 
     def __init__(self, *, size: int = 128, latent: int = 100, width: int = 64, epochs: float = 25, lr: float = 2e-4,
-                 batch_size: int = 64, seed: int = 0, device: str = "auto", verbose: bool = False):
+                 batch_size: int = 64, alternate: bool = True, seed: int = 0, device: str = "auto",
+                 verbose: bool = False):
         self.size, self.latent, self.width, self.epochs, self.lr = size, latent, width, epochs, lr
-        self.batch_size, self.seed, self.device, self.verbose = batch_size, seed, device, verbose
+        self.batch_size, self.alternate, self.seed, self.device, self.verbose = batch_size, alternate, seed, device, verbose
+
+    def settings(self) -> dict[str, Any]:
+        """Everything the trained generator depends on besides its images and device."""
+        return {k: getattr(self, k) for k in (*PRESETS["paper"], "seed")}
 
     @classmethod
     def from_preset(cls, preset: str = "paper", **overrides: Any) -> DCGANAugmenter:
@@ -106,8 +122,9 @@ class DCGANAugmenter:
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(self.seed)  # the noise the generator is trained on
             self.train_log_ = train_models(
-                [self.net_], data, _gan_loss, phases=[Phase(self.epochs, self.lr)], batch_size=self.batch_size,
-                weight_decay=0.0, seeds=[self.seed], optimizer="adam", optimizer_options={"betas": (0.5, 0.999)},
+                [self.net_], data, _gan_loss if self.alternate else _gan_loss_sum, phases=[Phase(self.epochs, self.lr)],
+                batch_size=self.batch_size, weight_decay=0.0, seeds=[self.seed], optimizer="adam",
+                optimizer_options={"betas": (0.5, 0.999)}, alternate=("disc.", "generator.") if self.alternate else None,
                 progress=self.verbose, desc="dcgan",
             )
         self.fit_seconds_ = round(time.perf_counter() - t0, 2)
@@ -154,8 +171,7 @@ class DCGANAugmenter:
         with atomic_dir(path, what="DCGAN model") as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
                       str(tmp / "weights.safetensors"))
-            cfg = {"kind": "dcgan", "channels": self.channels_, **{k: getattr(self, k) for k in (
-                "size", "latent", "width", "epochs", "lr", "batch_size", "seed")},
+            cfg = {"kind": "dcgan", "channels": self.channels_, **self.settings(),
                    "fit_seconds": getattr(self, "fit_seconds_", None)}
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         return Path(path)

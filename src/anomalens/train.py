@@ -28,6 +28,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -133,6 +134,7 @@ def train_models(
     min_delta: float = 0.0,
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
+    alternate: Sequence[str] | None = None,
     progress: bool = False,
     desc: str = "train",
 ) -> TrainResult:
@@ -182,6 +184,14 @@ def train_models(
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
         bf16 autocast of the forward pass (CUDA only).
+    alternate : list of str, optional
+        Players that take turns (a GAN): parameter-name prefixes, one per entry of the loss
+        vector ``loss_fn`` then returns. Each step updates them in this order: for player j
+        the losses are computed with the current parameters (so the generator's turn sees
+        the discriminator its turn just updated) and loss j updates only the parameters
+        whose names start with prefix j, with an optimizer state of its own. The logged loss
+        is the sum of the players' losses at their turns. Without it, ``loss_fn`` returns a
+        scalar and every parameter is updated on it at once.
 
     An epoch is ``views * n_k // batch_size`` full mini-batches of model k's images in a fresh random
     order (the last partial batch is dropped, so every step has the same shape; the next
@@ -206,6 +216,8 @@ def train_models(
         raise ValueError(f"patience must be >= 1, got {patience}")
     if val_every < 1 or min_delta < 0:
         raise ValueError(f"val_every must be >= 1 and min_delta >= 0, got {val_every} and {min_delta}")
+    if alternate is not None and (not alternate or any(not isinstance(a, str) or not a for a in alternate)):
+        raise ValueError(f"alternate must be a non-empty list of parameter-name prefixes, got {alternate!r}")
     datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
     if len(datas) != K:
         raise ValueError(f"need one training tensor per model, got {len(datas)} for {K} models")
@@ -252,10 +264,24 @@ def train_models(
     opt_options = {"weight_decay": weight_decay, **(optimizer_options or {})}
     if use_graph:
         opt_options["capturable"] = True
-    opt = _OPTIMIZERS[optimizer]([p for lv in leaves for p in lv.values()], lr=phases[0].lr, **opt_options)
+    players = [""] if alternate is None else list(alternate)
+    groups = [[lv[n] for lv in leaves for n in names if n.startswith(prefix)] for prefix in players]
+    if not all(groups):
+        raise ValueError(f"alternate: no parameter starts with {players[[bool(g) for g in groups].index(False)]!r}")
+    opts = [_OPTIMIZERS[optimizer](g, lr=phases[0].lr, **opt_options) for g in groups]
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     loss_sum = torch.zeros(K, device=device)
     seen = torch.zeros(K, device=device)
+
+    def losses_of(x: Any) -> torch.Tensor:  # K losses (K x players with alternate)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
+            if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
+                first = (lambda a: a[0])
+                x1 = tuple(map(first, x)) if isinstance(x, tuple) else first(x)
+                b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
+                return one(leaves[0], b1, x1, None if targets is None else targets[0])[None]
+            params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
+            return batched(params, buffers, x, targets)
 
     def step(idx: tuple[torch.Tensor, ...]) -> None:
         x = _as_float(pool[idx[0]])  # K x b x C x H x W
@@ -263,24 +289,26 @@ def train_models(
             x = (x, idx[1])
         elif label_pool is not None:
             x = (x, label_pool[idx[0]])
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
-            if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
-                first = (lambda a: a[0])
-                x1 = tuple(map(first, x)) if isinstance(x, tuple) else first(x)
-                b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
-                losses = one(leaves[0], b1, x1, None if targets is None else targets[0])[None]
-            else:
-                params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
-                losses = batched(params, buffers, x, targets)
-        opt.zero_grad(set_to_none=False)
-        losses.float().sum().backward()
-        opt.step()
-        loss_sum.add_(losses.detach().float())
+        if alternate is None:
+            losses = losses_of(x)
+            opts[0].zero_grad(set_to_none=False)
+            losses.float().sum().backward()
+            opts[0].step()
+            logged = losses.detach().float()
+        else:
+            logged = torch.zeros(K, device=device)
+            for j, (o, group) in enumerate(zip(opts, groups)):
+                loss_j = losses_of(x)[:, j].float()
+                o.zero_grad(set_to_none=False)
+                loss_j.sum().backward(inputs=group)
+                o.step()
+                logged = logged + loss_j.detach()
+        loss_sum.add_(logged)
         seen.add_(1.0)
 
     def model_state(k: int) -> list[torch.Tensor]:
         out = list(leaves[k].values())
-        out += [t for p in leaves[k].values() for t in opt.state.get(p, {}).values() if torch.is_tensor(t)]
+        out += [t for o in opts for p in leaves[k].values() for t in o.state.get(p, {}).values() if torch.is_tensor(t)]
         return out
 
     fractions = [f for p in phases for f in p.epoch_fractions()]
@@ -299,7 +327,7 @@ def train_models(
             total, count = 0.0, 0
             for i in range(0, len(vals[k]), bs):
                 xv = _as_float(vals[k][i : i + bs])
-                total += float(one(leaves[k], b_k, xv, t_k)) * len(xv)
+                total += float(one(leaves[k], b_k, xv, t_k).sum()) * len(xv)
                 count += len(xv)
             return total / count
         finally:
@@ -314,8 +342,9 @@ def train_models(
     all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(), loss_sum, seen]  # noqa: E731
     try:
         for phase in phases:
-            for group in opt.param_groups:
-                group["lr"] = phase.lr
+            for o in opts:
+                for group in o.param_groups:
+                    group["lr"] = phase.lr
             graphs.clear()  # the learning rate is baked into a captured graph
             for frac in phase.epoch_fractions():
                 ep_steps = [s if frac == 1.0 else max(1, int(np.ceil(frac * s))) for s in steps]
@@ -348,7 +377,7 @@ def train_models(
                                 loss_sum[k] = saved_loss[0][k]
                                 seen[k] = saved_loss[1][k]
                     elif use_graph:
-                        _graph_step(graphs, idx, step, all_state(), opt)
+                        _graph_step(graphs, idx, step, all_state(), opts)
                     else:
                         step(idx)
                 history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
@@ -397,7 +426,8 @@ def train_models(
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop}
 
 
-def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, state: list[torch.Tensor], opt) -> None:
+def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, state: list[torch.Tensor],
+                opts: Sequence[torch.optim.Optimizer]) -> None:
     """Run ``step(idx)`` through a CUDA graph captured once per batch width.
 
     Capturing needs a few eager warm-up steps; they are undone afterwards (``state`` -- the
@@ -419,8 +449,8 @@ def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, sta
         with torch.no_grad():
             for t, v in zip(state, saved):
                 t.copy_(v)
-            for st in opt.state.values():  # Adam state the warm-up created starts from zero
-                for t in st.values():
+            for st in (st for o in opts for st in o.state.values()):  # Adam state the warm-up created starts
+                for t in st.values():                                   # from zero
                     if torch.is_tensor(t) and id(t) not in known:
                         t.zero_()
         g = torch.cuda.CUDAGraph()

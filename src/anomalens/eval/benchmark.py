@@ -345,8 +345,7 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
                                      **(dcgan or {}))
     path = None
     if cache is not None:
-        settings = {k: getattr(aug, k) for k in ("size", "latent", "width", "epochs", "lr", "batch_size", "seed")}
-        path = Path(cache) / _dcgan_key(x_train, settings, resolve_device(device).type)
+        path = Path(cache) / _dcgan_key(x_train, aug.settings(), resolve_device(device).type)
     cached = path is not None and (path / "config.json").is_file()
     if cached:
         aug = DCGANAugmenter.load(path, device=device)

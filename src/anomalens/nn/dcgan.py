@@ -147,9 +147,10 @@ class DCGAN(nn.Module):
     ``forward(x)`` (real images in [-1, 1]) draws a batch of fakes and returns
     ``[discriminator loss, generator loss]``: the discriminator's binary cross-entropy on
     real (1) and fake (0, generator held fixed), and the non-saturating generator loss
-    ``-log D(G(z))`` with the discriminator's parameters held fixed. Their sum therefore
-    has each network's own gradient, and one optimizer step updates both *simultaneously*
-    (the reference implementation alternates a discriminator step and a generator step).
+    ``-log D(G(z))`` with the discriminator's parameters held fixed, so each loss reaches
+    only its own network. Trained with ``train_models(..., alternate=("disc.",
+    "generator."))`` the players take turns (the paper's and the reference code's schedule);
+    the sum of the two losses updates both at once instead.
     """
 
     def __init__(self, channels: int = 3, latent: int = 100, size: int = 64, width: int = 64):
