@@ -133,3 +133,9 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "<h2>With and without</h2>" in page and "<td>+10.0 ± 0.0</td>" in page and "<th>screw†</th>" in page
     assert paired_differences(rows()) == [] and render_comparisons([]) == ""
+    # two DCGAN variants of one method are two comparisons, never one table mixing their seeds
+    turns = [dict(r, auroc=r["auroc"] + 0.2, params={**r["params"], "dcgan": {"epochs": 300, "alternate": False}})
+             for r in rs if r["method"] == "kd_cae+dcgan"]
+    both = [c for c in paired_differences(rs + turns) if c.method == "kd_cae+dcgan"]
+    assert sorted(str(c.params["dcgan"]) for c in both) == ["{'epochs': 300, 'alternate': False}", "{'epochs': 300}"]
+    assert sorted(round(float(np.mean(c.by_seed())), 6) for c in both) == [0.1, 0.3]

@@ -183,20 +183,23 @@ def paired_differences(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = 
             continue
         control, differ, what = pair
         k = key(r, differ)
+        # the parameters that may differ from the control still tell two variants apart
+        ident = (r["method"], *k, json.dumps({p: r.get("params", {}).get(p) for p in sorted(differ)}, sort_keys=True))
         for c in by_run.get((control, str(r["normal_class"]), r["seed"]), []):
             if key(c, differ) != k:
                 continue
-            comp = out.get((r["method"], *k))
+            comp = out.get(ident)
             if comp is None:
                 params = {p: v for p, v in r.get("params", {}).items() if p not in _HIDDEN_PARAMS}
-                comp = out[(r["method"], *k)] = Comparison(k[0], k[1], k[2], r["method"], control, what, params,
-                                                           {m: defaultdict(dict) for m in metrics})
+                comp = out[ident] = Comparison(k[0], k[1], k[2], r["method"], control, what, params,
+                                               {m: defaultdict(dict) for m in metrics})
             for m in metrics:
                 if r.get(m) is not None and c.get(m) is not None:
                     comp.diffs[m][str(r["normal_class"])][int(r["seed"])] = float(r[m]) - float(c[m])
             if "gen_to_train_median" in r and not learned(r):
                 comp.unlearned[str(r["normal_class"])].add(int(r["seed"]))
-    return sorted(out.values(), key=lambda x: (x.dataset, x.protocol, x.preset, x.method))
+    return sorted(out.values(), key=lambda x: (x.dataset, x.protocol, x.preset, x.method,
+                                               json.dumps(x.params, sort_keys=True, default=str)))
 
 
 _PAIRED_INTRO = ("Paired differences (method - control) in points, on the same class and seed: per class the mean "
