@@ -330,14 +330,17 @@ def _dcgan_key(x_train: np.ndarray, settings: dict[str, Any], device: str) -> st
 
 
 def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto: Any, info: dict,
-               dcgan: dict[str, Any] | None = None, cache: str | os.PathLike | None = None) -> np.ndarray:
+               dcgan: dict[str, Any] | None = None, cache: str | os.PathLike | None = None,
+               label: str = "") -> np.ndarray:
     """``x_train`` plus ``n`` DCGAN images (trained on ``x_train``, seeded; ``dcgan`` overrides
     the preset's settings); ``info`` gets the memorisation check, the GAN's training time and
     the counts. With ``cache`` (a folder) a DCGAN trained on the same images with the same
     settings, seed and device kind is loaded from it instead of trained again (``gan_cached``),
     and a newly trained one is saved there: the ``+dcgan`` runs of two methods then share one
-    generator per category and seed, and its images are the same ones."""
-    from ..augment import PRESETS, DCGANAugmenter, memorisation
+    generator per category and seed, and its images are the same ones. A generator that has
+    not learned its images (or may copy them, :func:`anomalens.augment.diagnose`) is warned
+    about, naming ``label``."""
+    from ..augment import PRESETS, DCGANAugmenter, diagnose, memorisation
     from ..train import resolve_device
 
     device = getattr(proto, "device", "auto")
@@ -355,6 +358,8 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
             aug.save(path)
     gen = aug.generate(n, size=x_train.shape[1:3])
     info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
+    for w in diagnose(info):
+        warnings.warn(f"DCGAN of {label or 'this run'} (seed {seed}): {w}", stacklevel=2)
     info.update({"n_generated": int(n), "gan_seconds": aug.fit_seconds_, "n_train_real": int(len(x_train))})
     if cache is not None:
         info["gan_cached"] = cached
@@ -544,7 +549,8 @@ def run_benchmark(
         n_real = {(c, s): (len(splits[c].x_train) if augment is not None else None) for c, s in group}
         if augment is not None:
             train_sets = [_augmented(splits[c].x_train, preset, s, augment_n, proto, aug_info.setdefault((c, s), {}),
-                                     augment_set, dcgan_cache) for c, s in group]
+                                     augment_set, dcgan_cache, f"{dataset} class {splits[c].normal_class}")
+                          for c, s in group]
         t0 = time.perf_counter()
         if getattr(proto, "selection", None) == "weak":  # seed 004: a few labelled anomalies of one type each
             dets = []
