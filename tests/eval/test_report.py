@@ -119,6 +119,7 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     assert sorted(aug.per_class()) == ["bottle", "screw"] and np.allclose(list(aug.per_class().values()), [0.05, 0.15])
     assert np.allclose(aug.by_seed(), [0.1, 0.1]) and np.allclose(aug.by_seed("f1"), [0.1, 0.1])
     assert noise.diffs["auroc"] == {"bottle": {2: noise.diffs["auroc"]["bottle"][2]}}
+    assert "| Δ AUROC | -5.0 | **-5.0** | 1 |" in render_comparisons([noise])  # one seed: no spread shown
     assert np.isclose(noise.diffs["auroc"]["bottle"][2], -0.05)
     md = render_comparisons([aug, noise])
     assert "| Δ AUROC | +5.0 | +15.0 | **+10.0 ± 0.0** | 2 |" in md and "dcgan {'epochs': 300}" in md
