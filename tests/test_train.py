@@ -176,8 +176,9 @@ def test_alternate_players_take_turns_and_the_second_sees_the_first_update():
     (once,) = [_Chase()]
     train_models([once], x, lambda f, xb, t: f(xb).sum(), seeds=[0], **kw)
     assert once.a.item() == pytest.approx(0.1) and once.b.item() == 0.0  # same step: b saw a = 0
-    with pytest.raises(ValueError, match="no parameter starts with 'c'"):
-        train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=("a", "c"), **kw)
+    for players in (("a", "c"), ("a",), ("a", "b", "b")):  # a player owning nothing, b frozen, b in two players
+        with pytest.raises(ValueError, match="exactly one player"):
+            train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=players, **kw)
     with pytest.raises(ValueError, match="alternate must be"):
         train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=(), **kw)
 

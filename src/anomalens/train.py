@@ -265,9 +265,11 @@ def train_models(
     if use_graph:
         opt_options["capturable"] = True
     players = [""] if alternate is None else list(alternate)
-    groups = [[lv[n] for lv in leaves for n in names if n.startswith(prefix)] for prefix in players]
-    if not all(groups):
-        raise ValueError(f"alternate: no parameter starts with {players[[bool(g) for g in groups].index(False)]!r}")
+    owners = {n: [p for p in players if n.startswith(p)] for n in names}
+    if any(len(o) != 1 for o in owners.values()) or len({p for o in owners.values() for p in o}) < len(players):
+        raise ValueError(f"alternate: every parameter must belong to exactly one player and every player own one; "
+                         f"players {players}, owners {owners}")
+    groups = [[lv[n] for lv in leaves for n in names if owners[n] == [prefix]] for prefix in players]
     opts = [_OPTIMIZERS[optimizer](g, lr=phases[0].lr, **opt_options) for g in groups]
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     loss_sum = torch.zeros(K, device=device)
