@@ -34,7 +34,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-
 def check_settings(settings: dict[str, Any], option: str) -> dict[str, Any]:
     """``settings`` (DCGAN overrides of a preset) when every key is a preset setting; otherwise
     a ValueError naming ``option`` and the unknown keys."""
@@ -223,9 +222,9 @@ def memorisation(generated: np.ndarray, train: np.ndarray) -> dict[str, float]:
 
 
 #: ``gen_to_train_ratio`` above which the generator has not learned its training images. Measured
-#: on ``synthetic_parts`` (64 px, ``quick`` generator): generators whose samples look like the
-#: category's images sit at 0.9-2.5; a 30-epoch generator (grey, near-identical outputs) at 6.7 and
-#: diverged ``board`` generators (coloured noise) at 9.7-11.1.
+#: on ``synthetic_parts`` (64 px, ``quick`` generator, 300 epochs, both update schedules):
+#: generators whose samples look like the category's images sit at 0.9-3.1; a 30-epoch generator
+#: (grey, near-identical outputs) at 6.7 and diverged ``board`` generators (noise) at 9.7-12.6.
 UNLEARNED_RATIO = 4.0
 #: ``gen_to_train_ratio`` below which generated images sit closer to the training images than
 #: those do to each other: the generator is likely to copy them.

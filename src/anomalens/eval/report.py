@@ -218,8 +218,9 @@ def _comparison_table(c: Comparison) -> tuple[str, list[str], list[list[str]], l
         if not per[m]:
             continue
         name, by = f"Δ {m.upper()}", c.by_seed(m)
-        avg = "—" if not by else f"{100 * by[0]:+.1f}" if len(by) == 1 else \
-            f"{100 * np.mean(by):+.1f} ± {100 * np.std(by):.1f}"  # no spread from one seed
+        avg = f"{100 * np.mean(by):+.1f}" if by else "—"
+        if len(by) > 1:  # one seed has no spread
+            avg += f" ± {100 * np.std(by):.1f}"
         rows.append([name, *(f"{100 * per[m][k]:+.1f}" if k in per[m] else "—" for k in classes), avg, str(len(by))])
     bad = {k: sorted(v) for k, v in c.unlearned.items() if v}
     notes = [f"† the generator did not learn the images (`anomalens.augment.learned`: generated images more than "
