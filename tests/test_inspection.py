@@ -250,6 +250,23 @@ def test_dcgan_augmenter_generates_saves_and_memorisation_detects_copies(parts, 
         memorisation(gen, small)
 
 
+def test_dcgan_g_steps_trains_the_generator_more_often_and_round_trips(parts, tmp_path):
+    from anomalens.augment import DCGANAugmenter
+
+    ds = load_dataset("folder", parts, category="bottle")
+    small = dict(size=16, width=8, epochs=1, batch_size=8, device="cpu")
+    one = DCGANAugmenter.from_preset("quick", **small).fit(ds.x_train)
+    two = DCGANAugmenter.from_preset("quick", g_steps=2, **small).fit(ds.x_train)
+    # same initial weights and batches; the second generator made twice the updates
+    assert not torch.equal(one.net_.generator.net[0].weight, two.net_.generator.net[0].weight)
+    loaded = DCGANAugmenter.load(two.save(tmp_path / "gan"), device="cpu")
+    assert loaded.g_steps == 2 and loaded.settings() == two.settings()
+    np.testing.assert_array_equal(loaded.generate(3), two.generate(3))
+    for bad, match in (({"g_steps": 0}, "g_steps must"), ({"g_steps": 2, "alternate": False}, "needs alternate")):
+        with pytest.raises(ValueError, match=match):
+            DCGANAugmenter.from_preset("quick", **{**small, **bad}).fit(ds.x_train)
+
+
 def test_memorisation_diagnosis_flags_copies_and_unlearned_generators():
     from anomalens.augment import diagnose, learned, memorisation
 

@@ -183,6 +183,32 @@ def test_alternate_players_take_turns_and_the_second_sees_the_first_update():
         train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=(), **kw)
 
 
+def test_turns_give_a_player_several_updates_per_step():
+    x = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+    kw = dict(phases=[Phase(1, 0.1)], batch_size=4, weight_decay=0.0, optimizer="adam", cuda_graph=False)
+    models = [_Chase(), _Chase()]
+    log = train_models(models, x, lambda f, xb, t: f(xb), seeds=[0, 1], alternate=("a", "b"), turns=(1, 3), **kw)
+    for m in models:  # a: one Adam step to 0.1; b: three steps of about lr each towards a
+        assert m.a.item() == pytest.approx(0.1)
+        assert 0.1 < m.b.item() < 0.3
+    # b's logged loss is the mean over its three turns, all measured after a's move
+    b = torch.zeros(1, requires_grad=True)
+    opt, seen = torch.optim.Adam([b], lr=0.1), []
+    for _ in range(3):
+        loss = ((b - 0.1) ** 2).sum()
+        seen.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert models[0].b.item() == pytest.approx(b.item(), abs=1e-6)
+    assert log.losses[:, 0] == pytest.approx([1 + np.mean(seen)] * 2, abs=1e-6)
+    for bad in ((1,), (1, 0), (1, 1.5), (True, 1)):
+        with pytest.raises(ValueError, match="turns must"):
+            train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=("a", "b"), turns=bad, **kw)
+    with pytest.raises(ValueError, match="turns must"):
+        train_models([_Chase()], x, lambda f, xb, t: f(xb).sum(), seeds=[0], turns=(1,), **kw)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_graph_replays_alternating_players_like_eager_steps():
     dev = torch.device("cuda")
@@ -191,7 +217,7 @@ def test_cuda_graph_replays_alternating_players_like_eager_steps():
     for graph in (False, True):
         models = [_Chase().to(dev), _Chase().to(dev)]
         res = train_models(models, x, lambda f, xb, t: f(xb), phases=[Phase(5, 0.1)], batch_size=4, seeds=[0, 1],
-                           weight_decay=0.0, alternate=("a", "b"), cuda_graph=graph)
+                           weight_decay=0.0, alternate=("a", "b"), turns=(1, 2), cuda_graph=graph)
         runs[graph] = (res.losses, [(m.a.item(), m.b.item()) for m in models])
     np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-5)
     np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-5)

@@ -29,8 +29,10 @@ __all__ = ["DCGANAugmenter", "memorisation", "diagnose", "learned", "PRESETS", "
            "UNLEARNED_RATIO", "COPY_RATIO"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64, "alternate": True},
-    "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32, "alternate": True},
+    "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64, "alternate": True,
+              "g_steps": 1},
+    "quick": {"size": 64, "latent": 100, "width": 16, "epochs": 30, "lr": 2e-4, "batch_size": 32, "alternate": True,
+              "g_steps": 1},
 }
 
 
@@ -74,6 +76,11 @@ class DCGANAugmenter:
     alternate : bool
         True (the paper's schedule): each step updates the discriminator, then the generator
         against the updated discriminator. False: both at once from the same losses.
+    g_steps : int
+        With ``alternate``: generator updates per discriminator update (the paper's "k steps of
+        one player for every step of the other", k not given; 1 as in the DCGAN reference).
+        2 keeps the generator from falling behind where the discriminator wins early
+        (``synthetic_parts`` ``board``: see the README's DCGAN paragraph).
     seed : int
         Seeds the initial weights, the batch order, the training noise and ``generate``.
     device : str
@@ -81,10 +88,11 @@ class DCGANAugmenter:
     """
 
     def __init__(self, *, size: int = 128, latent: int = 100, width: int = 64, epochs: float = 25, lr: float = 2e-4,
-                 batch_size: int = 64, alternate: bool = True, seed: int = 0, device: str = "auto",
-                 verbose: bool = False):
+                 batch_size: int = 64, alternate: bool = True, g_steps: int = 1, seed: int = 0,
+                 device: str = "auto", verbose: bool = False):
         self.size, self.latent, self.width, self.epochs, self.lr = size, latent, width, epochs, lr
         self.batch_size, self.alternate, self.seed, self.device, self.verbose = batch_size, alternate, seed, device, verbose
+        self.g_steps = g_steps
 
     def settings(self) -> dict[str, Any]:
         """Everything the trained generator depends on besides its images and device."""
@@ -112,6 +120,10 @@ class DCGANAugmenter:
 
         if self.size < 8 or self.size & (self.size - 1):
             raise ValueError(f"size must be a power of two >= 8, got {self.size}")
+        if isinstance(self.g_steps, bool) or not isinstance(self.g_steps, int) or self.g_steps < 1:
+            raise ValueError(f"g_steps must be a whole number >= 1, got {self.g_steps!r}")
+        if self.g_steps > 1 and not self.alternate:
+            raise ValueError(f"g_steps={self.g_steps} needs alternate=True (players taking turns)")
         arr = check_images(as_image_array(X, size=None), name="X", min_samples=2)
         dev = resolve_device(self.device)
         data = (_resize(to_uint8_tensor(arr, dev), self.size) * 255).round().to(torch.uint8)
@@ -124,6 +136,7 @@ class DCGANAugmenter:
                 [self.net_], data, _gan_loss if self.alternate else _gan_loss_sum, phases=[Phase(self.epochs, self.lr)],
                 batch_size=self.batch_size, weight_decay=0.0, seeds=[self.seed], optimizer="adam",
                 optimizer_options={"betas": (0.5, 0.999)}, alternate=("disc.", "generator.") if self.alternate else None,
+                turns=(1, self.g_steps) if self.alternate else None,
                 progress=self.verbose, desc="dcgan",
             )
         self.fit_seconds_ = round(time.perf_counter() - t0, 2)

@@ -135,6 +135,7 @@ def train_models(
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
     alternate: Sequence[str] | None = None,
+    turns: Sequence[int] | None = None,
     progress: bool = False,
     desc: str = "train",
 ) -> TrainResult:
@@ -192,6 +193,11 @@ def train_models(
         whose names start with prefix j, with an optimizer state of its own. The logged loss
         is the sum of the players' losses at their turns. Without it, ``loss_fn`` returns a
         scalar and every parameter is updated on it at once.
+    turns : list of int, optional
+        With ``alternate``: how many updates each player makes per step (default one each),
+        e.g. ``(1, 2)`` for two generator steps per discriminator step (a GAN's "k steps of
+        one player for every step of the other"). A player's repeated turns reuse the step's
+        batch; its logged loss is the mean over its turns.
 
     An epoch is ``views * n_k // batch_size`` full mini-batches of model k's images in a fresh random
     order (the last partial batch is dropped, so every step has the same shape; the next
@@ -218,6 +224,10 @@ def train_models(
         raise ValueError(f"val_every must be >= 1 and min_delta >= 0, got {val_every} and {min_delta}")
     if alternate is not None and (not alternate or any(not isinstance(a, str) or not a for a in alternate)):
         raise ValueError(f"alternate must be a non-empty list of parameter-name prefixes, got {alternate!r}")
+    if turns is not None and (alternate is None or len(turns) != len(alternate)
+                              or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in turns)):
+        raise ValueError(f"turns must give each player of alternate {alternate!r} a whole number of updates >= 1, "
+                         f"got {turns!r}")
     datas = [data] * K if isinstance(data, torch.Tensor) else list(data)
     if len(datas) != K:
         raise ValueError(f"need one training tensor per model, got {len(datas)} for {K} models")
@@ -299,12 +309,13 @@ def train_models(
             logged = losses.detach().float()
         else:
             logged = torch.zeros(K, device=device)
-            for j, (o, group) in enumerate(zip(opts, groups)):
-                loss_j = losses_of(x)[:, j].float()
-                o.zero_grad(set_to_none=False)
-                loss_j.sum().backward(inputs=group)
-                o.step()
-                logged = logged + loss_j.detach()
+            for j, (o, group, n_turns) in enumerate(zip(opts, groups, turns or [1] * len(opts))):
+                for _ in range(n_turns):
+                    loss_j = losses_of(x)[:, j].float()
+                    o.zero_grad(set_to_none=False)
+                    loss_j.sum().backward(inputs=group)
+                    o.step()
+                    logged = logged + loss_j.detach() / n_turns
         loss_sum.add_(logged)
         seen.add_(1.0)
 
