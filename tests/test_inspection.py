@@ -267,6 +267,26 @@ def test_dcgan_g_steps_trains_the_generator_more_often_and_round_trips(parts, tm
             DCGANAugmenter.from_preset("quick", **{**small, **bad}).fit(ds.x_train)
 
 
+def test_dcgan_turns_computing_one_players_loss_match_turns_computing_both():
+    from anomalens.augment import _gan_loss
+    from anomalens.nn import DCGAN
+    from anomalens.train import Phase, seeded, train_models
+
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (24, 3, 16, 16), dtype=np.uint8))
+    nets = {}
+    for name, loss in (("one", _gan_loss), ("both", lambda f, xb, t: f(xb * 2 - 1))):
+        nets[name] = seeded(0, lambda: DCGAN(3, 8, 16, 4))
+        torch.manual_seed(1)
+        train_models([nets[name]], x, loss, phases=[Phase(2, 2e-4)], batch_size=8, weight_decay=0.0, seeds=[0],
+                     optimizer_options={"betas": (0.5, 0.999)}, alternate=("disc.", "generator."), turns=(1, 2))
+    disc_buffers = {f"disc.{n}" for n, _ in nets["one"].disc.named_buffers()}  # BatchNorm counts differ
+    for (n, a), b in zip(nets["one"].state_dict().items(), nets["both"].state_dict().values()):
+        if n not in disc_buffers:
+            torch.testing.assert_close(a, b, msg=n)
+    with pytest.raises(ValueError, match="player must be"):
+        nets["one"](x[:2].float(), player=2)
+
+
 def test_memorisation_diagnosis_flags_copies_and_unlearned_generators():
     from anomalens.augment import diagnose, learned, memorisation
 

@@ -55,8 +55,8 @@ def _resize(x, size: int):
     return x.clamp(0, 1)
 
 
-def _gan_loss(forward, x, target):
-    return forward(x * 2 - 1)  # images in [-1, 1]; [discriminator loss, generator loss]
+def _gan_loss(forward, x, target, player=None):
+    return forward(x * 2 - 1, player)  # images in [-1, 1]; the loss of the player whose turn it is
 
 
 def _gan_loss_sum(forward, x, target):

@@ -25,6 +25,8 @@ and read once per epoch, so there is no host synchronisation per step.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,8 +193,10 @@ def train_models(
         the losses are computed with the current parameters (so the generator's turn sees
         the discriminator its turn just updated) and loss j updates only the parameters
         whose names start with prefix j, with an optimizer state of its own. The logged loss
-        is the sum of the players' losses at their turns. Without it, ``loss_fn`` returns a
-        scalar and every parameter is updated on it at once.
+        is the sum of the players' losses at their turns. If ``loss_fn`` takes a keyword
+        ``player``, a turn calls it with ``player=j`` and it returns player j's loss only
+        (so a turn computes no other player's terms). Without ``alternate``, ``loss_fn``
+        returns a scalar and every parameter is updated on it at once.
     turns : list of int, optional
         With ``alternate``: how many updates each player makes per step (default one each),
         e.g. ``(1, 2)`` for two generator steps per discriminator step (a GAN's "k steps of
@@ -267,10 +271,18 @@ def train_models(
     base = copy.deepcopy(models[0]).to("meta")
     names = list(leaves[0])
 
-    def one(p, b, x, t):
-        return loss_fn(lambda inp: functional_call(base, (p, b), (inp,)), x, t)
+    def one(p, b, x, t, player=None):
+        def forward(inp, *args, **kwargs):
+            return functional_call(base, (p, b), (inp, *args), kwargs)
 
-    batched = vmap(one, in_dims=(0, 0, 0, 0 if targets is not None else None), randomness="different")
+        return loss_fn(forward, x, t) if player is None else loss_fn(forward, x, t, player=player)
+
+    # a loss_fn taking `player` computes only the turn's player's loss (a GAN's generator turn
+    # skips the discriminator's terms); otherwise each turn computes every loss and takes its own
+    per_player = alternate is not None and "player" in inspect.signature(loss_fn).parameters
+    in_dims = (0, 0, 0, 0 if targets is not None else None)
+    batched = {j: vmap(functools.partial(one, player=j), in_dims=in_dims, randomness="different")
+               for j in (range(len(alternate)) if per_player else [None])}
     opt_options = {"weight_decay": weight_decay, **(optimizer_options or {})}
     if use_graph:
         opt_options["capturable"] = True
@@ -285,15 +297,15 @@ def train_models(
     loss_sum = torch.zeros(K, device=device)
     seen = torch.zeros(K, device=device)
 
-    def losses_of(x: Any) -> torch.Tensor:  # K losses (K x players with alternate)
+    def losses_of(x: Any, player: int | None = None) -> torch.Tensor:  # K losses (K x players with alternate)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
             if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
                 first = (lambda a: a[0])
                 x1 = tuple(map(first, x)) if isinstance(x, tuple) else first(x)
                 b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
-                return one(leaves[0], b1, x1, None if targets is None else targets[0])[None]
+                return one(leaves[0], b1, x1, None if targets is None else targets[0], player)[None]
             params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}
-            return batched(params, buffers, x, targets)
+            return batched[player](params, buffers, x, targets)
 
     def step(idx: tuple[torch.Tensor, ...]) -> None:
         x = _as_float(pool[idx[0]])  # K x b x C x H x W
@@ -311,7 +323,7 @@ def train_models(
             logged = torch.zeros(K, device=device)
             for j, (o, group, n_turns) in enumerate(zip(opts, groups, turns or [1] * len(opts))):
                 for _ in range(n_turns):
-                    loss_j = losses_of(x)[:, j].float()
+                    loss_j = (losses_of(x, j) if per_player else losses_of(x)[:, j]).float()
                     o.zero_grad(set_to_none=False)
                     loss_j.sum().backward(inputs=group)
                     o.step()

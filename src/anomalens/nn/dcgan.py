@@ -163,16 +163,29 @@ class DCGAN(nn.Module):
         """Images in [-1, 1] from latent vectors ``z`` (``N x latent``)."""
         return self.generator(z)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, player: int | None = None) -> torch.Tensor:
+        """``[discriminator loss, generator loss]``; ``player`` 0 or 1: that loss only (a
+        turn of :func:`anomalens.train.train_models` with ``alternate``), computing nothing
+        the other player needs: the same values, draws and BatchNorm updates of the player's
+        own networks as its entry of the pair."""
         from torch.func import functional_call
         from torch.nn import functional as F
 
+        if player not in (None, 0, 1):
+            raise ValueError(f"player must be None, 0 (discriminator) or 1 (generator), got {player!r}")
         z = torch.randn(x.shape[0], self.latent, device=x.device, dtype=x.dtype)
-        fake = self.generator(z)
-        real_logit, fake_logit = self.disc(x), self.disc(fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
-                  + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
-        fixed = ({n: p.detach() for n, p in self.disc.named_parameters()}, dict(self.disc.named_buffers()))
-        g_logit = functional_call(self.disc, fixed, (fake,))
-        g_loss = F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit))
-        return torch.stack([d_loss, g_loss])
+        if player == 0:
+            with torch.no_grad():
+                fake = self.generator(z)
+        else:
+            fake = self.generator(z)
+        losses = []
+        if player in (None, 0):
+            real_logit, fake_logit = self.disc(x), self.disc(fake.detach())
+            losses.append(F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
+                          + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+        if player in (None, 1):
+            fixed = ({n: p.detach() for n, p in self.disc.named_parameters()}, dict(self.disc.named_buffers()))
+            g_logit = functional_call(self.disc, fixed, (fake,))
+            losses.append(F.binary_cross_entropy_with_logits(g_logit, torch.ones_like(g_logit)))
+        return torch.stack(losses) if player is None else losses[0]
