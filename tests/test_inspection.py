@@ -261,6 +261,8 @@ def test_dcgan_g_steps_trains_the_generator_more_often_and_round_trips(parts, tm
     assert not torch.equal(one.net_.generator.net[0].weight, two.net_.generator.net[0].weight)
     loaded = DCGANAugmenter.load(two.save(tmp_path / "gan"), device="cpu")
     assert loaded.g_steps == 2 and loaded.settings() == two.settings()
+    assert loaded.final_losses_ == two.final_losses_ and set(two.final_losses_) == {"disc_loss", "gen_loss"}
+    assert two.final_losses_["disc_loss"] == pytest.approx(two.train_log_.player_losses[0, -1, 0], abs=1e-5)
     np.testing.assert_array_equal(loaded.generate(3), two.generate(3))
     for bad, match in (({"g_steps": 0}, "g_steps must"), ({"g_steps": 2, "alternate": False}, "needs alternate")):
         with pytest.raises(ValueError, match=match):
@@ -299,7 +301,9 @@ def test_memorisation_diagnosis_flags_copies_and_unlearned_generators():
     assert 0.5 < good["gen_to_train_ratio"] < 4 and learned(good) and diagnose(good) == []
     assert copies["gen_to_train_ratio"] == 0 and learned(copies) and "may copy" in diagnose(copies)[0]
     assert unlearned["gen_to_train_ratio"] > 4 and not learned(unlearned)
-    assert "has not learned" in diagnose(unlearned)[0]
+    assert "has not learned" in diagnose(unlearned)[0] and "train longer" in diagnose(unlearned)[0]
+    assert "give the generator more turns" in diagnose({**unlearned, "gan_disc_loss": 0.001})[0]
+    assert "train longer" in diagnose({**unlearned, "gan_disc_loss": 1.2})[0]
     # results rows written before the ratio existed carry only the medians
     assert not learned({"gen_to_train_median": 80.0, "train_to_train_median": 7.6})
 
@@ -313,6 +317,7 @@ def test_cli_augment_writes_images_with_set_overrides(parts, tmp_path):
     assert sorted(f.name for f in (tmp_path / "gen").iterdir()) == ["0000.png", "0001.png", "0002.png"]
     assert "between training images" in res.output and (tmp_path / "g.png").is_file()
     assert "warning: the generator has not learned" in res.output  # one epoch: 11.7 times as far
+    assert "last epoch: discriminator loss" in res.output
     bad = CliRunner().invoke(app, [*base, "--set", "epoch=1", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "unknown DCGAN setting(s) epoch" in bad.output
     assert not (tmp_path / "bad").exists()
@@ -354,7 +359,7 @@ def test_runner_dcgan_cache_shares_one_generator_between_methods(parts, tmp_path
     (second,) = run_benchmark("cae_ssim", "folder", out=tmp_path / "ssim.jsonl",
                               overrides={"image_size": 32, **FAST, "epochs": 2}, dcgan_cache=cache, **kw)
     assert second["gan_cached"] and list(cache.iterdir()) == [entry]  # loaded, not trained again
-    memo = ("gen_to_train_median", "gen_to_train_min", "train_to_train_median", "gan_seconds")
+    memo = ("gen_to_train_median", "gen_to_train_min", "train_to_train_median", "gan_seconds", "gan_disc_loss")
     assert [second[k] for k in memo] == [first[k] for k in memo]  # the same generator and images
     assert first["auroc"] == plain["auroc"]  # a cached DCGAN changes nothing in the results
     (again,) = run_benchmark("kd_cae", "folder", out=tmp_path / "seed1.jsonl", overrides=fast, dcgan_cache=cache,

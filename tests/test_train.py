@@ -174,7 +174,7 @@ def test_alternate_players_take_turns_and_the_second_sees_the_first_update():
         assert m.a.item() == pytest.approx(0.1) and m.b.item() == pytest.approx(0.1)  # b chased the moved a
     assert log.losses[:, 0] == pytest.approx([1 + 0.1 ** 2] * 2)  # each loss at its player's turn
     (once,) = [_Chase()]
-    train_models([once], x, lambda f, xb, t: f(xb).sum(), seeds=[0], **kw)
+    assert train_models([once], x, lambda f, xb, t: f(xb).sum(), seeds=[0], **kw).player_losses is None
     assert once.a.item() == pytest.approx(0.1) and once.b.item() == 0.0  # same step: b saw a = 0
     for players in (("a", "c"), ("a",), ("a", "b", "b")):  # a player owning nothing, b frozen, b in two players
         with pytest.raises(ValueError, match="exactly one player"):
@@ -202,6 +202,7 @@ def test_turns_give_a_player_several_updates_per_step():
         opt.step()
     assert models[0].b.item() == pytest.approx(b.item(), abs=1e-6)
     assert log.losses[:, 0] == pytest.approx([1 + np.mean(seen)] * 2, abs=1e-6)
+    np.testing.assert_allclose(log.player_losses[:, 0], [[1, np.mean(seen)]] * 2, atol=1e-6)  # each player's own
     for bad in ((1,), (1, 0), (1, 1.5), (True, 1)):
         with pytest.raises(ValueError, match="turns must"):
             train_models([_Chase()], x, lambda f, xb, t: f(xb), seeds=[0], alternate=("a", "b"), turns=bad, **kw)
@@ -218,6 +219,7 @@ def test_cuda_graph_replays_alternating_players_like_eager_steps():
         models = [_Chase().to(dev), _Chase().to(dev)]
         res = train_models(models, x, lambda f, xb, t: f(xb), phases=[Phase(5, 0.1)], batch_size=4, seeds=[0, 1],
                            weight_decay=0.0, alternate=("a", "b"), turns=(1, 2), cuda_graph=graph)
-        runs[graph] = (res.losses, [(m.a.item(), m.b.item()) for m in models])
+        runs[graph] = (res.losses, [(m.a.item(), m.b.item()) for m in models], res.player_losses)
     np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-5)
+    np.testing.assert_allclose(runs[True][2], runs[False][2], rtol=1e-5)
     np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-5)

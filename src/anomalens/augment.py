@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DCGANAugmenter", "memorisation", "diagnose", "learned", "PRESETS", "check_settings",
-           "UNLEARNED_RATIO", "COPY_RATIO"]
+           "UNLEARNED_RATIO", "COPY_RATIO", "WINNING_DISC_LOSS"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"size": 128, "latent": 100, "width": 64, "epochs": 25, "lr": 2e-4, "batch_size": 64, "alternate": True,
@@ -140,8 +140,16 @@ class DCGANAugmenter:
                 progress=self.verbose, desc="dcgan",
             )
         self.fit_seconds_ = round(time.perf_counter() - t0, 2)
+        self.final_losses_ = self._final_losses()
         self.net_.eval()
         return self
+
+    def _final_losses(self) -> dict[str, float] | None:
+        """Last epoch's mean losses (``disc_loss``, ``gen_loss``) when the players took turns."""
+        pl = self.train_log_.player_losses
+        if pl is None or pl.shape[1] == 0:
+            return None
+        return {"disc_loss": round(float(pl[0, -1, 0]), 5), "gen_loss": round(float(pl[0, -1, 1]), 5)}
 
     def to_model_size(self, X: np.ndarray) -> np.ndarray:
         """uint8 ``N x H x W x C`` images resized as training resizes them (to ``size``)."""
@@ -184,7 +192,8 @@ class DCGANAugmenter:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
                       str(tmp / "weights.safetensors"))
             cfg = {"kind": "dcgan", "channels": self.channels_, **self.settings(),
-                   "fit_seconds": getattr(self, "fit_seconds_", None)}
+                   "fit_seconds": getattr(self, "fit_seconds_", None),
+                   "final_losses": getattr(self, "final_losses_", None)}
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         return Path(path)
 
@@ -199,12 +208,13 @@ class DCGANAugmenter:
             cfg = json.loads((p / "config.json").read_text())
             channels = int(cfg.pop("channels"))
             fit_seconds = cfg.pop("fit_seconds", None)
+            final_losses = cfg.pop("final_losses", None)
             if cfg.pop("kind") != "dcgan":
                 raise ValueError("not a DCGAN model")
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"{str(p)!r} is not a saved DCGANAugmenter: {e}") from e
         aug = cls(**cfg, device=device)
-        aug.channels_, aug.fit_seconds_ = channels, fit_seconds
+        aug.channels_, aug.fit_seconds_, aug.final_losses_ = channels, fit_seconds, final_losses
         aug.net_ = aug._build(channels)
         aug.net_.load_state_dict(load_file(str(p / "weights.safetensors")))
         aug.net_.to(resolve_device(device)).eval()
@@ -244,6 +254,11 @@ UNLEARNED_RATIO = 4.0
 COPY_RATIO = 0.5
 
 
+#: a discriminator loss (real + fake cross-entropy) below which the discriminator tells every
+#: generated image apart: 0.05 is D(x) and 1 - D(G(z)) both above about 0.97.
+WINNING_DISC_LOSS = 0.05
+
+
 def _ratio(stats: dict[str, Any]) -> float:
     t = float(stats["train_to_train_median"])
     return float(stats["gen_to_train_median"]) / t if t > 0 else float("inf")
@@ -258,12 +273,18 @@ def learned(stats: dict[str, Any]) -> bool:
 def diagnose(stats: dict[str, Any]) -> list[str]:
     """Warnings (empty when none) from a memorisation check: a generator that has not learned
     its training images (``gen_to_train_ratio`` > :data:`UNLEARNED_RATIO`) or one that may copy
-    them (< :data:`COPY_RATIO`). Uses the medians only, so older results rows work too."""
+    them (< :data:`COPY_RATIO`). Uses the medians only, so older results rows work too; a
+    ``gan_disc_loss`` (the discriminator's last-epoch loss) below :data:`WINNING_DISC_LOSS`
+    turns the advice into "give the generator more turns"."""
     r = _ratio(stats)
     if r > UNLEARNED_RATIO:
+        d = stats.get("gan_disc_loss")
+        hint = ("train longer (e.g. epochs=300) or check the images" if d is None or d >= WINNING_DISC_LOSS else
+                f"the discriminator wins (its loss {d:.3g} in the last epoch): give the generator more turns "
+                "(g_steps=2)")
         return [f"the generator has not learned the training images: a generated image is {r:.1f} times as far from "
                 f"its nearest training image as training images are from each other (more than {UNLEARNED_RATIO:g}); "
-                "train longer (e.g. epochs=300) or check the images"]
+                + hint]
     if r < COPY_RATIO:
         return [f"generated images may copy the training images: they are {r:.2f} times as far from their nearest "
                 f"training image as training images are from each other (less than {COPY_RATIO:g})"]

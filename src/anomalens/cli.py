@@ -368,10 +368,13 @@ def augment(
             with atomic_path(grid, what="image grid") as tmp:
                 Image.fromarray(tiles[..., 0] if tiles.shape[2] == 1 else tiles).save(tmp, format="PNG")
         stats = memorisation(aug.generate(min(n, 500)), aug.to_model_size(x))
+        stats.update({f"gan_{k}": v for k, v in (aug.final_losses_ or {}).items()})
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     typer.echo(f"wrote {n} images to {out}; nearest-training-image distance of generated images (median) "
                f"{stats['gen_to_train_median']:.2f} vs between training images {stats['train_to_train_median']:.2f}")
+    if "gan_disc_loss" in stats:
+        typer.echo(f"last epoch: discriminator loss {stats['gan_disc_loss']:.4g}, generator loss {stats['gan_gen_loss']:.4g}")
     for warning in diagnose(stats):
         typer.echo(f"warning: {warning}", err=True)
 

@@ -76,6 +76,9 @@ class TrainResult:
     val_losses: np.ndarray | None = None
     #: per model, the epoch (0-based) whose weights were kept (early stopping), else None
     best_epochs: list[int] | None = None
+    #: with ``alternate``: each player's mean loss at its turns, per model and epoch
+    #: (``K x epochs x players``; ``losses`` is their sum)
+    player_losses: np.ndarray | None = None
 
     @property
     def images_per_second(self) -> float:
@@ -295,6 +298,7 @@ def train_models(
     opts = [_OPTIMIZERS[optimizer](g, lr=phases[0].lr, **opt_options) for g in groups]
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
     loss_sum = torch.zeros(K, device=device)
+    player_sum = torch.zeros(K, len(players), device=device)
     seen = torch.zeros(K, device=device)
 
     def losses_of(x: Any, player: int | None = None) -> torch.Tensor:  # K losses (K x players with alternate)
@@ -328,6 +332,7 @@ def train_models(
                     loss_j.sum().backward(inputs=group)
                     o.step()
                     logged = logged + loss_j.detach() / n_turns
+                    player_sum[:, j] += loss_j.detach() / n_turns
         loss_sum.add_(logged)
         seen.add_(1.0)
 
@@ -339,6 +344,7 @@ def train_models(
     fractions = [f for p in phases for f in p.epoch_fractions()]
     total_epochs = len(fractions)
     history = np.zeros((K, total_epochs))
+    player_history = np.zeros((K, total_epochs, len(players)))
     val_history = np.full((K, total_epochs), np.nan) if vals is not None else None
     best_loss, best_epoch, best_state = [np.inf] * K, [-1] * K, [None] * K
     stopped = [False] * K
@@ -364,7 +370,8 @@ def train_models(
     bar = tqdm(total=total_epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
     epoch = 0
     graphs: dict[int, tuple] = {}
-    all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(), loss_sum, seen]  # noqa: E731
+    all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(),  # noqa: E731
+                         loss_sum, player_sum, seen]
     try:
         for phase in phases:
             for o in opts:
@@ -382,6 +389,7 @@ def train_models(
                 img = perm // views + offsets[:, None]
                 view = perm % views
                 loss_sum.zero_()
+                player_sum.zero_()
                 seen.zero_()
                 for j in range(n_steps):
                     sl = slice(j * bs, (j + 1) * bs)
@@ -391,7 +399,7 @@ def train_models(
                         with torch.no_grad():
                             saved = {k: [t.clone() for t in model_state(k)] for k in idle}
                             saved_buf = {n: b.clone() for n, b in buffers.items()}
-                            saved_loss = (loss_sum.clone(), seen.clone())
+                            saved_loss = (loss_sum.clone(), seen.clone(), player_sum.clone())
                         step(idx)
                         with torch.no_grad():
                             for k in idle:
@@ -401,11 +409,14 @@ def train_models(
                                     b[k].copy_(saved_buf[n][k])
                                 loss_sum[k] = saved_loss[0][k]
                                 seen[k] = saved_loss[1][k]
+                                player_sum[k] = saved_loss[2][k]
                     elif use_graph:
                         _graph_step(graphs, idx, step, all_state(), opts)
                     else:
                         step(idx)
                 history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
+                if alternate is not None:
+                    player_history[:, epoch] = (player_sum / seen.clamp(min=1)[:, None]).cpu().numpy()
                 if vals is not None and ((epoch + 1) % val_every == 0 or epoch + 1 == total_epochs):
                     for k in range(K):
                         if stopped[k]:
@@ -430,6 +441,7 @@ def train_models(
     finally:
         bar.close()
     history = history[:, :epoch]
+    player_history = player_history[:, :epoch] if alternate is not None else None
     if val_history is not None:
         val_history = val_history[:, :epoch]
     if device.type == "cuda":
@@ -445,7 +457,7 @@ def train_models(
             else:
                 m.load_state_dict({**leaves[k], **{name: t[k] for name, t in buffers.items()}})
     return TrainResult(history, seconds, images, use_graph, str(device), val_history,
-                       best_epoch if vals is not None else None)
+                       best_epoch if vals is not None else None, player_history)
 
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop}
