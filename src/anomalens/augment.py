@@ -79,8 +79,8 @@ class DCGANAugmenter:
     g_steps : int
         With ``alternate``: generator updates per discriminator update (the paper's "k steps of
         one player for every step of the other", k not given; 1 as in the DCGAN reference).
-        2 keeps the generator from falling behind where the discriminator wins early
-        (``synthetic_parts`` ``board``: see the README's DCGAN paragraph).
+        Measured on ``synthetic_parts`` ``board``, whose discriminator wins early: 2 does not
+        stop it winning at 300 epochs (see the README's DCGAN paragraph).
     seed : int
         Seeds the initial weights, the batch order, the training noise and ``generate``.
     device : str
@@ -275,13 +275,12 @@ def diagnose(stats: dict[str, Any]) -> list[str]:
     its training images (``gen_to_train_ratio`` > :data:`UNLEARNED_RATIO`) or one that may copy
     them (< :data:`COPY_RATIO`). Uses the medians only, so older results rows work too; a
     ``gan_disc_loss`` (the discriminator's last-epoch loss) below :data:`WINNING_DISC_LOSS`
-    turns the advice into "give the generator more turns"."""
+    says the discriminator has won, where more epochs do not help."""
     r = _ratio(stats)
     if r > UNLEARNED_RATIO:
         d = stats.get("gan_disc_loss")
         hint = ("train longer (e.g. epochs=300) or check the images" if d is None or d >= WINNING_DISC_LOSS else
-                f"the discriminator wins (its loss {d:.3g} in the last epoch): give the generator more turns "
-                "(g_steps=2)")
+                f"the discriminator wins (its loss {d:.3g} in the last epoch), so training longer will not help")
         return [f"the generator has not learned the training images: a generated image is {r:.1f} times as far from "
                 f"its nearest training image as training images are from each other (more than {UNLEARNED_RATIO:g}); "
                 + hint]
