@@ -78,7 +78,7 @@ class DCGANAugmenter:
         against the updated discriminator. False: both at once from the same losses.
     g_steps : int
         With ``alternate``: generator updates per discriminator update (the paper's "k steps of
-        one player for every step of the other", k not given; 1 as in the DCGAN reference).
+        one player for every step of the other", k not given; 1 as in the authors' script).
         Measured on ``synthetic_parts`` ``board``, whose discriminator wins early: 2 does not
         stop it winning at 300 epochs (see the README's DCGAN paragraph).
     seed : int

@@ -166,8 +166,9 @@ class DCGAN(nn.Module):
     def forward(self, x: torch.Tensor, player: int | None = None) -> torch.Tensor:
         """``[discriminator loss, generator loss]``; ``player`` 0 or 1: that loss only (a
         turn of :func:`anomalens.train.train_models` with ``alternate``), computing nothing
-        the other player needs: the same values, draws and BatchNorm updates of the player's
-        own networks as its entry of the pair."""
+        the other player needs: the same value and noise draw as its entry of the pair (only
+        the discriminator's BatchNorm running statistics, unused since it always runs in
+        training mode, see fewer batches)."""
         from torch.func import functional_call
         from torch.nn import functional as F
 
