@@ -289,6 +289,18 @@ def test_dcgan_turns_computing_one_players_loss_match_turns_computing_both():
         nets["one"](x[:2].float(), player=2)
 
 
+def test_dcgan_cache_key_leaves_out_later_settings_at_their_earlier_value():
+    from anomalens.augment import DCGANAugmenter
+    from anomalens.eval.benchmark import _dcgan_key
+
+    x = np.zeros((4, 8, 8, 3), np.uint8)
+    now = DCGANAugmenter.from_preset("quick", seed=3).settings()
+    before = {k: v for k, v in now.items() if k != "g_steps"}  # a generator cached before g_steps existed
+    assert _dcgan_key(x, now, "cpu") == _dcgan_key(x, before, "cpu")
+    assert _dcgan_key(x, {**now, "g_steps": 2}, "cpu") != _dcgan_key(x, now, "cpu")
+    assert _dcgan_key(x, now, "cuda") != _dcgan_key(x, now, "cpu")
+
+
 def test_memorisation_diagnosis_flags_copies_and_unlearned_generators():
     from anomalens.augment import diagnose, learned, memorisation
 

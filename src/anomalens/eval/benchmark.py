@@ -318,11 +318,17 @@ def _run_supervised(proto: Any, method: str, ds: Any, dataset: str, preset: str 
     return written
 
 
+#: DCGAN settings added after models were first cached, with the value every earlier model had:
+#: at that value they stay out of the cache key, so earlier cached generators are still found.
+_LATER_DCGAN_SETTINGS = {"g_steps": 1}
+
+
 def _dcgan_key(x_train: np.ndarray, settings: dict[str, Any], device: str) -> str:
     """What a trained DCGAN depends on: its training images, its settings (seed included) and
     the kind of device it trained on (CUDA and CPU kernels round differently)."""
     import hashlib
 
+    settings = {k: v for k, v in settings.items() if k not in _LATER_DCGAN_SETTINGS or v != _LATER_DCGAN_SETTINGS[k]}
     h = hashlib.sha256(json.dumps({"shape": list(x_train.shape), "dtype": str(x_train.dtype), "device": device,
                                    **settings}, sort_keys=True).encode())
     h.update(np.ascontiguousarray(x_train).tobytes())
