@@ -246,8 +246,9 @@ def memorisation(generated: np.ndarray, train: np.ndarray) -> dict[str, float]:
 
 #: ``gen_to_train_ratio`` above which the generator has not learned its training images. Measured
 #: on ``synthetic_parts`` (64 px, ``quick`` generator, 300 epochs, both update schedules):
-#: generators whose samples look like the category's images sit at 0.9-3.1; a 30-epoch generator
-#: (grey, near-identical outputs) at 6.7 and diverged ``board`` generators (noise) at 9.7-12.6.
+#: generators whose samples look like the category's images sit at 0.9-3.1 (all 15 with turns
+#: at 0.9-3.7 but two); a 30-epoch generator (grey, near-identical outputs) at 6.7 and diverged
+#: ones (noise: ``board`` seed 0, ``brush`` seed 1 with turns) at 7.4-12.6.
 UNLEARNED_RATIO = 4.0
 #: ``gen_to_train_ratio`` below which generated images sit closer to the training images than
 #: those do to each other: the generator is likely to copy them.
