@@ -261,8 +261,8 @@ def test_dcgan_g_steps_trains_the_generator_more_often_and_round_trips(parts, tm
     assert not torch.equal(one.net_.generator.net[0].weight, two.net_.generator.net[0].weight)
     loaded = DCGANAugmenter.load(two.save(tmp_path / "gan"), device="cpu")
     assert loaded.g_steps == 2 and loaded.settings() == two.settings()
-    assert loaded.final_losses_ == two.final_losses_ and set(two.final_losses_) == {"disc_loss", "gen_loss"}
-    assert two.final_losses_["disc_loss"] == pytest.approx(two.train_log_.player_losses[0, -1, 0], abs=1e-5)
+    assert loaded.final_losses_ == two.final_losses_ and set(two.final_losses_) == {"gan_disc_loss", "gan_gen_loss"}
+    assert two.final_losses_["gan_disc_loss"] == pytest.approx(two.train_log_.player_losses[0, -1, 0], abs=1e-5)
     np.testing.assert_array_equal(loaded.generate(3), two.generate(3))
     for bad, match in (({"g_steps": 0}, "g_steps must"), ({"g_steps": 2, "alternate": False}, "needs alternate")):
         with pytest.raises(ValueError, match=match):

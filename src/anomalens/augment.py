@@ -145,11 +145,12 @@ class DCGANAugmenter:
         return self
 
     def _final_losses(self) -> dict[str, float] | None:
-        """Last epoch's mean losses (``disc_loss``, ``gen_loss``) when the players took turns."""
+        """Last epoch's mean losses (``gan_disc_loss``, ``gan_gen_loss``: the keys of results rows
+        and of :func:`diagnose`'s stats) when the players took turns."""
         pl = self.train_log_.player_losses
         if pl is None or pl.shape[1] == 0:
             return None
-        return {"disc_loss": round(float(pl[0, -1, 0]), 5), "gen_loss": round(float(pl[0, -1, 1]), 5)}
+        return {"gan_disc_loss": round(float(pl[0, -1, 0]), 5), "gan_gen_loss": round(float(pl[0, -1, 1]), 5)}
 
     def to_model_size(self, X: np.ndarray) -> np.ndarray:
         """uint8 ``N x H x W x C`` images resized as training resizes them (to ``size``)."""

@@ -368,7 +368,7 @@ def augment(
             with atomic_path(grid, what="image grid") as tmp:
                 Image.fromarray(tiles[..., 0] if tiles.shape[2] == 1 else tiles).save(tmp, format="PNG")
         stats = memorisation(aug.generate(min(n, 500)), aug.to_model_size(x))
-        stats.update({f"gan_{k}": v for k, v in (aug.final_losses_ or {}).items()})
+        stats.update(aug.final_losses_ or {})
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     typer.echo(f"wrote {n} images to {out}; nearest-training-image distance of generated images (median) "

@@ -364,7 +364,7 @@ def _augmented(x_train: np.ndarray, preset: str | None, seed: int, n: int, proto
             aug.save(path)
     gen = aug.generate(n, size=x_train.shape[1:3])
     info.update(memorisation(aug.generate(n), aug.to_model_size(x_train)))
-    info.update({f"gan_{k}": v for k, v in (aug.final_losses_ or {}).items()})
+    info.update(aug.final_losses_ or {})
     for w in diagnose(info):
         warnings.warn(f"DCGAN of {label or 'this run'} (seed {seed}): {w}", stacklevel=2)
     info.update({"n_generated": int(n), "gan_seconds": aug.fit_seconds_, "n_train_real": int(len(x_train))})
