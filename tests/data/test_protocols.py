@@ -29,3 +29,16 @@ def test_bad_protocol_and_class(ds):
         make_split(ds, "one_vs_all", 0)
     with pytest.raises(ValueError, match="out of range"):
         make_split(ds, "one_vs_rest", 3)
+
+
+def test_registry_class_counts_match_the_class_names():
+    from anomalens.data.catsvsdogs import CATS_VS_DOGS_CLASSES
+    from anomalens.data.cifar import CIFAR10_CLASSES, CIFAR100_SUPERCLASSES
+    from anomalens.data.datasets import DATASETS
+    from anomalens.data.mnist import FASHION_MNIST_CLASSES, MNIST_CLASSES
+    from anomalens.data.synthetic_parts import CATEGORIES
+
+    names = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES,
+             "cifar100": CIFAR100_SUPERCLASSES, "svhn": range(10), "catsvsdogs": CATS_VS_DOGS_CLASSES}
+    assert {k: DATASETS[k].n_classes for k in names} == {k: len(v) for k, v in names.items()}
+    assert DATASETS["synthetic_parts"].n_classes == len(CATEGORIES) and DATASETS["folder"].n_classes is None

@@ -63,7 +63,41 @@ def test_readme_block_is_replaced(tmp_path):
     write_report([p], readme=readme)
     text = readme.read_text()
     assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
-    assert "| mnist | one_vs_rest | raw_nnqed (index=pq) | quick | 2 | 92.3 ± 1.4 | 94.7 ± 3.8" in text
+    assert "| mnist | one_vs_rest | raw_nnqed (index=pq) | quick | 10 | 2 | 92.3 ± 1.4 | 94.7 ± 3.8" in text
+
+
+def _partial_rows(method, dataset, index, classes=(5, 2)):
+    return [dict(r, preset="paper", params={**r["params"], "index": index})
+            for r in rows(method, dataset, seeds=(0,)) if r["normal_class"] in classes]
+
+
+def test_partial_group_is_compared_over_the_classes_run():
+    (g,) = summarize(_partial_rows("inception_cae_nnqed", "mnist", "pq"))
+    assert g.is_partial() and g.table_classes() == 10 and g.classes_label() == "2 of 10"
+    ref = g.paper_average()
+    assert ref.value == np.mean([96.7, 95.2]) and ref.spread is None  # Table 2, classes 2 and 5
+    assert ref.spread_kind == "mean of the paper's classes 2, 5"
+    avg, _ = g.average()
+    md = render_markdown([g])
+    assert "**Partial: 2 of 10 classes.**" in md
+    avg_line = [line for line in md.splitlines() if line.startswith("| **average (2 of 10 classes)**")][0]
+    assert f"**{100 * avg - ref.value:+.1f}**" in avg_line and "96.9" not in avg_line  # not the 10-class average
+    from anomalens.eval.report import render_summary
+
+    line = render_summary([g]).splitlines()[-1]
+    assert "| paper | 2 of 10 | 1 |" in line and "mean of the paper's classes 2, 5" in line
+    # a partial run does not tick the paper's table off
+    tail = md.split("## Paper numbers not yet run", 1)[1]
+    assert "InceptionCAE NN-QED" in tail.split("### seed 000 Table 2: mnist, AUROC", 1)[1].split("###", 1)[0]
+
+
+def test_partial_group_without_per_class_paper_numbers_gets_no_delta():
+    (g,) = summarize(_partial_rows("inception_cae_nnqed", "fashion_mnist", "flat"))  # Table 5: average only
+    assert g.reference["avg"].value and g.is_partial() and g.paper_average() is None
+    assert "the paper prints no per-class numbers" in render_markdown([g])
+    (full,) = summarize([dict(r, preset="paper", params={**r["params"], "index": "flat"})
+                         for r in rows("inception_cae_nnqed", "fashion_mnist", seeds=(0,))])
+    assert not full.is_partial() and full.paper_average() is full.reference["avg"]
 
 
 def _folder_rows(dataset, method="kd_cae", params=None):

