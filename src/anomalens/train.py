@@ -297,8 +297,7 @@ def train_models(
     groups = [[lv[n] for lv in leaves for n in names if owners[n] == [prefix]] for prefix in players]
     opts = [_OPTIMIZERS[optimizer](g, lr=phases[0].lr, **opt_options) for g in groups]
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
-    loss_sum = torch.zeros(K, device=device)
-    player_sum = torch.zeros(K, len(players), device=device)
+    player_sum = torch.zeros(K, len(players), device=device)  # the epoch's loss sums (one column without alternate)
     seen = torch.zeros(K, device=device)
 
     def losses_of(x: Any, player: int | None = None) -> torch.Tensor:  # K losses (K x players with alternate)
@@ -322,18 +321,15 @@ def train_models(
             opts[0].zero_grad(set_to_none=False)
             losses.float().sum().backward()
             opts[0].step()
-            logged = losses.detach().float()
+            player_sum[:, 0] += losses.detach().float()
         else:
-            logged = torch.zeros(K, device=device)
             for j, (o, group, n_turns) in enumerate(zip(opts, groups, turns or [1] * len(opts))):
                 for _ in range(n_turns):
                     loss_j = (losses_of(x, j) if per_player else losses_of(x)[:, j]).float()
                     o.zero_grad(set_to_none=False)
                     loss_j.sum().backward(inputs=group)
                     o.step()
-                    logged = logged + loss_j.detach() / n_turns
                     player_sum[:, j] += loss_j.detach() / n_turns
-        loss_sum.add_(logged)
         seen.add_(1.0)
 
     def model_state(k: int) -> list[torch.Tensor]:
@@ -371,7 +367,7 @@ def train_models(
     epoch = 0
     graphs: dict[int, tuple] = {}
     all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(),  # noqa: E731
-                         loss_sum, player_sum, seen]
+                         player_sum, seen]
     try:
         for phase in phases:
             for o in opts:
@@ -388,7 +384,6 @@ def train_models(
                 perm = perm.to(device, non_blocking=True)
                 img = perm // views + offsets[:, None]
                 view = perm % views
-                loss_sum.zero_()
                 player_sum.zero_()
                 seen.zero_()
                 for j in range(n_steps):
@@ -399,7 +394,7 @@ def train_models(
                         with torch.no_grad():
                             saved = {k: [t.clone() for t in model_state(k)] for k in idle}
                             saved_buf = {n: b.clone() for n, b in buffers.items()}
-                            saved_loss = (loss_sum.clone(), seen.clone(), player_sum.clone())
+                            saved_loss = (seen.clone(), player_sum.clone())
                         step(idx)
                         with torch.no_grad():
                             for k in idle:
@@ -407,16 +402,16 @@ def train_models(
                                     t.copy_(v)
                                 for n, b in buffers.items():
                                     b[k].copy_(saved_buf[n][k])
-                                loss_sum[k] = saved_loss[0][k]
-                                seen[k] = saved_loss[1][k]
-                                player_sum[k] = saved_loss[2][k]
+                                seen[k] = saved_loss[0][k]
+                                player_sum[k] = saved_loss[1][k]
                     elif use_graph:
                         _graph_step(graphs, idx, step, all_state(), opts)
                     else:
                         step(idx)
-                history[:, epoch] = (loss_sum / seen.clamp(min=1)).cpu().numpy()  # one sync per epoch
+                means = (player_sum / seen.clamp(min=1)[:, None]).cpu().numpy()  # one sync per epoch
+                history[:, epoch] = means.sum(axis=1)
                 if alternate is not None:
-                    player_history[:, epoch] = (player_sum / seen.clamp(min=1)[:, None]).cpu().numpy()
+                    player_history[:, epoch] = means
                 if vals is not None and ((epoch + 1) % val_every == 0 or epoch + 1 == total_epochs):
                     for k in range(K):
                         if stopped[k]:
