@@ -28,6 +28,7 @@ else
     export PYTHONPATH=src
 fi
 export ANOMALENS_DATA=/tmp/anomalens-data ANOMALENS="python3 -m anomalens" PYTHON=python3 PYTHONUNBUFFERED=1
+export TQDM_MININTERVAL=30  # the per-run training bars: a line every 30 s in the log, not every 0.1 s
 export PRESET=${PRESET:-paper}
 for gz in .data/*/*.gz; do  # from device_prepare.sh
     [ -f "$gz" ] || continue

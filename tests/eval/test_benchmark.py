@@ -93,3 +93,13 @@ def test_parse_errors():
         B.parse_classes("7", [0, 1])
     with pytest.raises(ValueError, match="--seeds"):
         B.parse_seeds("a-b")
+
+
+def test_progress_shows_training_bars_and_rows_do_not_record_it(toy, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    rows = B.run_benchmark("cae_re", "toy", classes="0", seeds="0", preset="quick", out=out, progress=True)
+    assert "verbose" not in rows[0]["params"]
+    assert "epoch" in capsys.readouterr().err  # the training run's own bar under the runs' bar
+    older = [dict(r, params={**r["params"], "verbose": False}) for r in B.read_results(out)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in older))  # rows written before verbose was dropped
+    assert B.run_benchmark("cae_re", "toy", classes="0", seeds="0", preset="quick", out=out, progress=False) == []

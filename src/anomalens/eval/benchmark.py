@@ -38,11 +38,13 @@ ROW_FIELDS = (
     "params", "version", "commit",
 )
 KEY_FIELDS = ("method", "preset", "dataset", "protocol", "normal_class", "seed")
+#: Row parameters that are not settings of the run: the seed (a key field), what a run chose or
+#: drew (selection, validation anomalies), and ``verbose`` (progress output; older rows carry it).
+NOT_SETTINGS = frozenset({"seed", "selected", "validation_anomalies", "verbose"})
 
 
 def _row_key(row: dict[str, Any]) -> tuple:
-    # what a run chose or drew (selection, validation anomalies) is an outcome, not a setting
-    params = {k: v for k, v in row.get("params", {}).items() if k not in ("seed", "selected", "validation_anomalies")}
+    params = {k: v for k, v in row.get("params", {}).items() if k not in NOT_SETTINGS}
     return tuple(str(row[k]) for k in KEY_FIELDS) + (json.dumps(params, sort_keys=True),)
 
 
@@ -150,8 +152,10 @@ def _metric_fields(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _params_of(det: Any) -> dict[str, Any]:
-    """The detector's hyper-parameters, plus what its own selection chose (``selection_``)."""
+    """The detector's hyper-parameters (without ``verbose``), plus what its own selection chose
+    (``selection_``)."""
     params = det.get_params()
+    params.pop("verbose", None)
     if getattr(det, "selection_", None) is not None:
         params["selected"] = det.selection_
     return params
@@ -497,6 +501,8 @@ def run_benchmark(
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
+    if progress and "verbose" not in overrides and "verbose" in proto.get_params():
+        proto = clone_with(proto, verbose=True)  # a bar per training run under the runs' bar
     out_path = Path(out)
     ensure_writable_dir(out_path.parent if str(out_path.parent) else ".", "results")
     if out_path.exists() and not os.access(out_path, os.W_OK):

@@ -233,7 +233,9 @@ def render_section(title: str, runs: Sequence[RunView], *, level: int = 3) -> st
 
 def _params_tag(params: dict[str, Any], default_params: dict[str, Any] | None) -> str:
     """'' when ``params`` are the method's defaults (ignoring seed), else a 6-hex hash."""
-    keep = {k: v for k, v in params.items() if k not in ("seed", "selected", "validation_anomalies", "verbose")}
+    from .benchmark import NOT_SETTINGS
+
+    keep = {k: v for k, v in params.items() if k not in NOT_SETTINGS}
     if default_params is not None:
         base = {k: v for k, v in default_params.items() if k in keep}
         if json.dumps(base, sort_keys=True, default=str) == json.dumps(keep, sort_keys=True, default=str):
