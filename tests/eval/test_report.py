@@ -98,6 +98,8 @@ def test_partial_group_without_per_class_paper_numbers_gets_no_delta():
     (full,) = summarize([dict(r, preset="paper", params={**r["params"], "index": "flat"})
                          for r in rows("inception_cae_nnqed", "fashion_mnist", seeds=(0,))])
     assert not full.is_partial() and full.paper_average() is full.reference["avg"]
+    (one,) = summarize(_partial_rows("inception_cae_nnqed", "mnist", "pq", classes=(2,)))
+    assert one.paper_average().value == 96.7 and one.paper_average().spread_kind == "the paper's class 2"
 
 
 def _folder_rows(dataset, method="kd_cae", params=None):

@@ -113,7 +113,8 @@ class Group:
         shown = sorted(ours, key=_class_order)
         return replace(
             per_class[shown[0]], normal_class="avg", value=float(np.mean([per_class[c].value for c in shown])),
-            spread=None, spread_kind=f"mean of the paper's classes {', '.join(shown)}")
+            spread=None, spread_kind=(f"the paper's class {shown[0]}" if len(shown) == 1
+                                      else f"mean of the paper's classes {', '.join(shown)}"))
 
 
 _OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "precision", "recall", "f1_oracle", "fit_seconds",
