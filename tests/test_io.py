@@ -35,3 +35,23 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("killed mid-write")
     assert f.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_saved_model_weights_are_as_readable_as_its_config(tmp_path):
+    import numpy as np
+    import torch
+
+    from anomalens import create, load
+    from anomalens._io import save_safetensors
+
+    old = os.umask(0o022)
+    try:
+        rng = np.random.default_rng(0)
+        det = create("raw_nnqed", index="flat").fit(rng.integers(0, 255, (20, 8, 8, 1), dtype=np.uint8))
+        det.save(tmp_path / "m")
+        assert _mode(tmp_path / "m" / "weights.safetensors") == _mode(tmp_path / "m" / "config.json") == 0o644
+        assert load(tmp_path / "m").name == "raw_nnqed"
+        save_safetensors({"w": torch.zeros(2)}, tmp_path / "t.safetensors")  # the torch path (DCGAN)
+        assert _mode(tmp_path / "t.safetensors") == 0o644  # safetensors alone writes 0o600
+    finally:
+        os.umask(old)

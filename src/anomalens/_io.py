@@ -7,10 +7,12 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_dir", "ensure_writable_dir"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_dir", "ensure_writable_dir",
+           "save_safetensors"]
 
 
 def ensure_writable_dir(directory: str | os.PathLike, what: str = "output") -> Path:
@@ -91,3 +93,18 @@ def atomic_dir(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_safetensors(tensors: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """``safetensors`` ``save_file`` of numpy arrays or torch tensors, with the permissions a
+    plain ``open`` gives: safetensors creates its files 0o600, which would leave a saved model's
+    weights unreadable to the other users of a shared folder while its config is readable.
+    Write it inside :func:`atomic_dir` for atomicity."""
+    import numpy as np
+
+    if all(isinstance(v, np.ndarray) for v in tensors.values()):
+        from safetensors.numpy import save_file
+    else:
+        from safetensors.torch import save_file
+    save_file(dict(tensors), str(path))
+    os.chmod(path, _new_mode())

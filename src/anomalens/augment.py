@@ -185,13 +185,11 @@ class DCGANAugmenter:
 
     def save(self, path: str | Path) -> Path:
         """``config.json`` + ``weights.safetensors`` (no pickle), atomically."""
-        from safetensors.torch import save_file
-
-        from ._io import atomic_dir
+        from ._io import atomic_dir, save_safetensors
 
         with atomic_dir(path, what="DCGAN model") as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
-                      str(tmp / "weights.safetensors"))
+            save_safetensors({k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()},
+                             tmp / "weights.safetensors")
             cfg = {"kind": "dcgan", "channels": self.channels_, **self.settings(),
                    "fit_seconds": getattr(self, "fit_seconds_", None),
                    "final_losses": getattr(self, "final_losses_", None)}

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
-from .._io import atomic_dir
+from .._io import atomic_dir, save_safetensors
 from ..data.images import as_image_array
 from ..data.validation import check_images
 from ..exceptions import ChecksumError, ModelFileError, NotFittedError
@@ -289,13 +289,11 @@ class BaseDetector:
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` and ``weights.safetensors`` into directory ``path``, atomically."""
-        from safetensors.numpy import save_file
-
         self._check_is_fitted()
         tensors = {k: np.ascontiguousarray(v) for k, v in self._get_state().items()}
         tensors["train_scores_"] = np.ascontiguousarray(self.train_scores_)
         with atomic_dir(path, what="model") as tmp:
-            save_file(tensors, str(tmp / WEIGHTS_FILE))
+            save_safetensors(tensors, tmp / WEIGHTS_FILE)
             from ..data.fetch import sha256_file
 
             config = {
