@@ -82,3 +82,19 @@ def test_baseline_cae_shapes_and_size_check():
         net(torch.rand(1, 3, 28, 28))
     with pytest.raises(ValueError, match="filters"):
         InceptionCAE(1, filters=(8, 16))
+
+
+def test_train_gap_decodes_the_pooled_code_only():
+    torch.manual_seed(0)
+    plain, gap = InceptionCAE(1).eval(), InceptionCAE(1, train_gap=True).eval()
+    gap.load_state_dict(plain.state_dict())  # same weights: no new parameters
+    x = torch.rand(3, 1, 32, 32)
+    with torch.no_grad():
+        z = plain.encode(x)
+        pooled = z.mean(dim=(2, 3), keepdim=True).expand_as(z)
+        torch.testing.assert_close(gap(x), plain.decode(pooled))
+        assert not torch.allclose(gap(x), plain(x))
+        torch.testing.assert_close(gap.embed(x), plain.embed(x))
+        # two codes with the same spatial mean decode alike: the decoder sees the 128-d GAP only
+        shuffled = z.flatten(2)[..., torch.randperm(16)].view_as(z)
+        torch.testing.assert_close(gap.decode(shuffled.mean(dim=(2, 3), keepdim=True).expand_as(z)), gap(x))

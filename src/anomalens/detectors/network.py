@@ -181,7 +181,7 @@ class NetworkDetector(BaseDetector):
         other = create(name)
         shared = {k: mine[k] for k in other.get_params() if k in mine}
         other.set_params(**{**shared, **overrides})
-        changed = [k for k in self._training_params if k in overrides and overrides[k] != mine[k]]
+        changed = [k for k in self._training_params if k in overrides and overrides[k] != mine.get(k)]
         if changed:
             raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
         if not isinstance(other, NetworkDetector) or other._network_key() != self._network_key():

@@ -75,9 +75,16 @@ class InceptionCAE(nn.Module):
     ``4 x 4 x 128`` bottleneck for a 32 px input; the decoder mirrors it with upsampling and
     ends in ``Conv2D(n_channels, 3x3) + BN + sigmoid``. :meth:`embed` is the global average
     pool of the bottleneck (128-d), which the paper applies at prediction time.
+
+    ``train_gap=True`` puts the GAP layer inside the network, as the paper's text says it did
+    for MNIST and Fashion-MNIST ("the GAP layer must be included during training to ensure
+    that the bottleneck layer is narrower than the input layer"): the decoder then starts
+    from the 128-d pooled code, tiled back to ``4 x 4`` (Keras' ``UpSampling2D((4, 4))`` of
+    the ``1 x 1 x 128`` map; no new weights). The authors' public code trains without it,
+    hence the default. :meth:`embed` is the same in both cases.
     """
 
-    def __init__(self, in_channels: int = 1, filters: Sequence[int] = (8, 16, 32)):
+    def __init__(self, in_channels: int = 1, filters: Sequence[int] = (8, 16, 32), train_gap: bool = False):
         super().__init__()
         if len(filters) != 3:
             raise ValueError(f"filters must have 3 entries (Table 1 uses 8, 16, 32), got {filters!r}")
@@ -88,6 +95,7 @@ class InceptionCAE(nn.Module):
         self.out_conv = nn.Conv2d(4 * f1, in_channels, 3, padding=1)
         self.out_bn = _bn(in_channels)
         self.embed_dim = 4 * f3
+        self.train_gap = bool(train_gap)
         keras_init_(self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +113,10 @@ class InceptionCAE(nn.Module):
         return self.encode(x).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        z = self.encode(x)
+        if self.train_gap:  # 1 x 1 x 128 code, repeated over the 4 x 4 grid
+            z = z.mean(dim=(2, 3), keepdim=True).expand_as(z)
+        return self.decode(z)
 
 
 class BaselineCAE(nn.Module):
