@@ -55,3 +55,15 @@ def test_saved_model_weights_are_as_readable_as_its_config(tmp_path):
         assert _mode(tmp_path / "t.safetensors") == 0o644  # safetensors alone writes 0o600
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_umask_is_read_without_changing_it(mask):
+    from anomalens._io import _umask
+
+    old = os.umask(mask)
+    try:
+        assert _umask() == mask
+        assert os.umask(mask) == mask  # still set: reading it did not leave 0 behind
+    finally:
+        os.umask(old)

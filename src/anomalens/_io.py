@@ -30,9 +30,22 @@ def ensure_writable_dir(directory: str | os.PathLike, what: str = "output") -> P
 def _new_mode(directory: bool = False) -> int:
     """The permissions a plain ``open`` / ``mkdir`` would give (0o666 / 0o777 less the umask);
     ``mkstemp`` / ``mkdtemp`` create 0o600 / 0o700, which must not leak into the result."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask. Linux reports it in ``/proc/self/status``; elsewhere it can only be
+    read by setting it, which is briefly visible to other threads, so that is the fallback."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
-    return (0o777 if directory else 0o666) & ~mask
+    return mask
 
 
 @contextlib.contextmanager
