@@ -105,7 +105,7 @@ def test_baseline_cae_needs_32px_and_bad_device_is_named():
     with pytest.raises(ValueError, match="multiples of 8"):
         anomalens.create("inception_cae_re", **NET).set_params(pad_to=None).fit(make_images(20, size=12))
     with pytest.raises(ValueError, match="'train_gap' applies to the InceptionCAE only"):
-        anomalens.create("cae_re", train_gap=True, **NET).fit(make_images(20))
+        anomalens.create("cae_re", train_gap="tile", **NET).fit(make_images(20))
     with pytest.raises(ValueError, match="'train_gap'"):
         anomalens.create("inception_cae_re", train_gap="yes", **NET).fit(make_images(20))
 
@@ -122,13 +122,15 @@ def test_train_gap_trains_through_the_pooled_code_and_rows_name_it_only_when_set
                          overrides={**NET, "index": "flat"}, also=[("inception_cae_re", {})])
     assert all("train_gap" not in r["params"] for r in rows)  # the default: rows as before the parameter existed
     gap = run_benchmark("inception_cae_nnqed", "toy", classes="0", seeds="0", preset="quick", out=out, progress=False,
-                        overrides={**NET, "index": "flat", "train_gap": True}, also=[("inception_cae_re", {})])
-    assert len(gap) == 2 and all(r["params"]["train_gap"] is True for r in gap)  # a new setting, not a resumed one
-    det = anomalens.create("inception_cae_nnqed", train_gap=True, **NET).fit(x[:24])
+                        overrides={**NET, "index": "flat", "train_gap": "reshape"}, also=[("inception_cae_re", {})])
+    assert len(gap) == 2 and all(r["params"]["train_gap"] == "reshape" for r in gap)  # a new setting, not a resumed one
+    det = anomalens.create("inception_cae_nnqed", train_gap="reshape", **NET).fit(x[:24])
     plain = anomalens.create("inception_cae_nnqed", **NET).fit(x[:24])
-    assert det.net_.train_gap and det.derive("inception_cae_re", x[:24]).net_ is det.net_
+    assert det.net_.train_gap == "reshape" and det.derive("inception_cae_re", x[:24]).net_ is det.net_
     w = lambda d: d.net_.enc1.b3[0].weight.detach()  # noqa: E731  same seed, same start; other gradients
     assert not torch.allclose(w(det), w(plain))
+    with pytest.raises(ValueError, match="32 x 32 images"):
+        anomalens.create("inception_cae_nnqed", train_gap="reshape", **NET).set_params(pad_to=None).fit(x[:24])
 
 
 @pytest.mark.parametrize("method", ["inception_cae_nnqed", "cae_nnqed", "inception_cae_re", "cae_re", "cae_ocsvm", "deepsvdd"])

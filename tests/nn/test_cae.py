@@ -86,15 +86,30 @@ def test_baseline_cae_shapes_and_size_check():
 
 def test_train_gap_decodes_the_pooled_code_only():
     torch.manual_seed(0)
-    plain, gap = InceptionCAE(1).eval(), InceptionCAE(1, train_gap=True).eval()
-    gap.load_state_dict(plain.state_dict())  # same weights: no new parameters
+    plain, tile = InceptionCAE(1).eval(), InceptionCAE(1, train_gap="tile").eval()
+    tile.load_state_dict(plain.state_dict())  # same weights: no new parameters
     x = torch.rand(3, 1, 32, 32)
     with torch.no_grad():
         z = plain.encode(x)
         pooled = z.mean(dim=(2, 3), keepdim=True).expand_as(z)
-        torch.testing.assert_close(gap(x), plain.decode(pooled))
-        assert not torch.allclose(gap(x), plain(x))
-        torch.testing.assert_close(gap.embed(x), plain.embed(x))
-        # two codes with the same spatial mean decode alike: the decoder sees the 128-d GAP only
-        shuffled = z.flatten(2)[..., torch.randperm(16)].view_as(z)
-        torch.testing.assert_close(gap.decode(shuffled.mean(dim=(2, 3), keepdim=True).expand_as(z)), gap(x))
+        torch.testing.assert_close(tile(x), plain.decode(pooled))
+        assert not torch.allclose(tile(x), plain(x))
+        torch.testing.assert_close(tile.embed(x), plain.embed(x))
+        # "reshape": Keras' Reshape((4, 4, 8)) of the 128-d code, channels last, into an 8-channel decoder
+        reshape = InceptionCAE(1, train_gap="reshape").eval()
+        assert reshape.dec1.b1[0].in_channels == 8 and trainable(reshape) < trainable(plain)
+        code = reshape.embed(x)
+        grid = torch.stack([code[:, i * 32 + j * 8: i * 32 + j * 8 + 8] for i in range(4) for j in range(4)], -1)
+        torch.testing.assert_close(reshape(x), reshape.decode(grid.view(3, 8, 4, 4)))
+        # either way the decoder sees only the GAP: codes with the same spatial means decode alike
+        for net in (tile, reshape):
+            expected = net(x)
+            shuffled = net.encode(x).flatten(2)[..., torch.randperm(16)].view_as(z)
+            net.encode = lambda inp, f=shuffled: f  # the same channel means, other spatial layout
+            torch.testing.assert_close(net(x), expected)
+            net.encode = lambda inp, f=shuffled: f + torch.linspace(0, 1, 128).view(1, 128, 1, 1)
+            assert not torch.allclose(net(x), expected)  # another code decodes differently
+    with pytest.raises(ValueError, match="train_gap"):
+        InceptionCAE(1, train_gap=True)
+    with pytest.raises(ValueError, match="4 x 4 bottleneck"):
+        InceptionCAE(1, train_gap="reshape")(torch.rand(1, 1, 64, 64))

@@ -43,10 +43,11 @@ _TRAIN_DOC = """
         Adam's L2 penalty.
     pad_to : int or None, default 32
         Zero-pad smaller images to this square size (28 -> 32 px as in the authors' code).
-    train_gap : bool, default False
-        InceptionCAE only: train with the GAP layer inside the network (the decoder starts
-        from the pooled 128-d code), as the paper's text describes for MNIST and
-        Fashion-MNIST; the authors' code and the presets train without it.
+    train_gap : {None, "reshape", "tile"}, default None
+        InceptionCAE only: train with the GAP layer inside the network, as the paper's text
+        describes for MNIST and Fashion-MNIST; the decoder starts from the pooled 128-d code
+        laid out as 4 x 4 x 8 (``"reshape"``) or repeated over 4 x 4 (``"tile"``); see
+        :class:`anomalens.nn.InceptionCAE`. ``None``: as in the authors' code and the presets.
     threshold_quantile : float, default 0.99
         ``threshold_`` is this quantile of the training scores.
     image_size : int or None
@@ -66,7 +67,7 @@ _TRAIN_CONSTRAINTS: dict[str, Any] = {
     "epochs": Interval(int, 0, None),
     "finetune_epochs": Interval(int, 0, None),
     "finetune_lr": Interval(float, 0.0, None, lo_open=True),
-    "train_gap": OneOf((False, True)),
+    "train_gap": OneOf((None, "reshape", "tile")),
 }
 
 _PAPER = {"epochs": 100, "finetune_epochs": 50, "lr": 1e-4, "finetune_lr": 1e-5, "batch_size": 200, "weight_decay": 1e-6}
@@ -85,7 +86,7 @@ class _NetworkDetector(NetworkDetector):
     _param_constraints: ClassVar[dict[str, Any]] = _TRAIN_CONSTRAINTS
     _training_params: ClassVar[tuple[str, ...]] = (
         *NetworkDetector._training_params, "finetune_epochs", "finetune_lr", "train_gap")
-    _added_params: ClassVar[dict[str, Any]] = {"train_gap": False}
+    _added_params: ClassVar[dict[str, Any]] = {"train_gap": None}
 
     @staticmethod
     def _loss(forward, x, target):
@@ -93,12 +94,12 @@ class _NetworkDetector(NetworkDetector):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        if getattr(self, "train_gap", False) and self.arch != "inception":
+        if getattr(self, "train_gap", None) is not None and self.arch != "inception":
             raise ValueError(f"parameter 'train_gap' applies to the InceptionCAE only; {self.name} uses the baseline "
                              f"CAE, whose bottleneck is already a 128-d vector")
 
     def _network_key(self) -> tuple:
-        return ("cae", self.arch, getattr(self, "train_gap", False))
+        return ("cae", self.arch, getattr(self, "train_gap", None))
 
     def _build_net(self, in_channels: int):
         from ..nn import BaselineCAE, InceptionCAE
@@ -118,6 +119,9 @@ class _NetworkDetector(NetworkDetector):
                 f"{type(self).__name__} uses the baseline CAE, which takes 32 x 32 images; got {h} x {w} "
                 f"after padding (pad_to={self.pad_to}); resize the images (image_size=32) or pad them"
             )
+        if getattr(self, "train_gap", None) == "reshape" and (h, w) != (32, 32):
+            raise ValueError(f"{type(self).__name__} with train_gap='reshape' takes 32 x 32 images (a 4 x 4 x 8 "
+                             f"code); got {h} x {w} after padding (pad_to={self.pad_to})")
         if h % 8 or w % 8:
             raise ValueError(f"{type(self).__name__}: image height and width must be multiples of 8 after padding, got {h} x {w}")
 
@@ -179,7 +183,7 @@ class InceptionCAENNQED(_KNNMixin, _NetworkDetector):
     def __init__(
         self, *, index: str = "pq_fastscan", m: int = 32, nbits: int = 4, k: int = 1, epochs: int = 100,
         finetune_epochs: int = 50, lr: float = 1e-4, finetune_lr: float = 1e-5, batch_size: int = 200,
-        weight_decay: float = 1e-6, pad_to: int | None = 32, train_gap: bool = False, threshold_quantile: float = 0.99,
+        weight_decay: float = 1e-6, pad_to: int | None = 32, train_gap: str | None = None, threshold_quantile: float = 0.99,
         image_size: int | None = None, device: str = "auto", precision: str = "fp32", seed: int = 0,
         verbose: bool = False,
     ):
@@ -215,7 +219,7 @@ class InceptionCAERE(_REMixin, _NetworkDetector):
 
     def __init__(
         self, *, epochs: int = 100, finetune_epochs: int = 50, lr: float = 1e-4, finetune_lr: float = 1e-5,
-        batch_size: int = 200, weight_decay: float = 1e-6, pad_to: int | None = 32, train_gap: bool = False,
+        batch_size: int = 200, weight_decay: float = 1e-6, pad_to: int | None = 32, train_gap: str | None = None,
         threshold_quantile: float = 0.99, image_size: int | None = None, device: str = "auto", precision: str = "fp32",
         seed: int = 0, verbose: bool = False,
     ):

@@ -76,26 +76,34 @@ class InceptionCAE(nn.Module):
     ends in ``Conv2D(n_channels, 3x3) + BN + sigmoid``. :meth:`embed` is the global average
     pool of the bottleneck (128-d), which the paper applies at prediction time.
 
-    ``train_gap=True`` puts the GAP layer inside the network, as the paper's text says it did
-    for MNIST and Fashion-MNIST ("the GAP layer must be included during training to ensure
-    that the bottleneck layer is narrower than the input layer"): the decoder then starts
-    from the 128-d pooled code, tiled back to ``4 x 4`` (Keras' ``UpSampling2D((4, 4))`` of
-    the ``1 x 1 x 128`` map; no new weights). The authors' public code trains without it,
-    hence the default. :meth:`embed` is the same in both cases.
+    ``train_gap`` puts the GAP layer inside the network, as the paper's text says it did for
+    MNIST and Fashion-MNIST ("the GAP layer must be included during training to ensure that
+    the bottleneck layer is narrower than the input layer"); the decoder then starts from the
+    128-d pooled code. The text does not say how, so two readings are offered, neither adding
+    weights to the encoder: ``"reshape"`` lays the code out as ``4 x 4 x 8`` (Keras'
+    ``Reshape((4, 4, 8))``, channels last, as the authors' baseline CAE does with its 128-d
+    code; the first decoder layer then takes 8 channels) and ``"tile"`` repeats the
+    ``1 x 1 x 128`` code over the ``4 x 4`` grid (``UpSampling2D((4, 4))``). ``None`` (the
+    authors' public code) trains without it. :meth:`embed` is the same in all cases.
     """
 
-    def __init__(self, in_channels: int = 1, filters: Sequence[int] = (8, 16, 32), train_gap: bool = False):
+    def __init__(self, in_channels: int = 1, filters: Sequence[int] = (8, 16, 32), train_gap: str | None = None):
         super().__init__()
         if len(filters) != 3:
             raise ValueError(f"filters must have 3 entries (Table 1 uses 8, 16, 32), got {filters!r}")
         f1, f2, f3 = (int(f) for f in filters)
         self.in_channels = in_channels
         self.enc1, self.enc2, self.enc3 = InceptionLayer(in_channels, f1), InceptionLayer(4 * f1, f2), InceptionLayer(4 * f2, f3)
-        self.dec1, self.dec2, self.dec3 = InceptionLayer(4 * f3, f3), InceptionLayer(4 * f3, f2), InceptionLayer(4 * f2, f1)
+        if train_gap not in (None, "reshape", "tile"):
+            raise ValueError(f"train_gap must be None, 'reshape' or 'tile', got {train_gap!r}")
+        if train_gap == "reshape" and (4 * f3) % 16:
+            raise ValueError(f"train_gap='reshape' lays the {4 * f3}-d code out on a 4 x 4 grid: needs a multiple of 16")
+        self.train_gap = train_gap
+        dec_in = 4 * f3 // 16 if train_gap == "reshape" else 4 * f3
+        self.dec1, self.dec2, self.dec3 = InceptionLayer(dec_in, f3), InceptionLayer(4 * f3, f2), InceptionLayer(4 * f2, f1)
         self.out_conv = nn.Conv2d(4 * f1, in_channels, 3, padding=1)
         self.out_bn = _bn(in_channels)
         self.embed_dim = 4 * f3
-        self.train_gap = bool(train_gap)
         keras_init_(self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,8 +122,13 @@ class InceptionCAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encode(x)
-        if self.train_gap:  # 1 x 1 x 128 code, repeated over the 4 x 4 grid
+        if self.train_gap == "tile":  # the 1 x 1 x 128 code repeated over the 4 x 4 grid
             z = z.mean(dim=(2, 3), keepdim=True).expand_as(z)
+        elif self.train_gap == "reshape":  # Keras Reshape((4, 4, 8)): code[i] -> (i // 32, i // 8 % 4, i % 8)
+            n, c, h, w = z.shape
+            if (h, w) != (4, 4):
+                raise ValueError(f"train_gap='reshape' needs a 4 x 4 bottleneck (32 x 32 input), got {h} x {w}")
+            z = z.mean(dim=(2, 3)).view(n, 4, 4, c // 16).permute(0, 3, 1, 2)
         return self.decode(z)
 
 
