@@ -91,6 +91,17 @@ def test_partial_group_is_compared_over_the_classes_run():
     assert "InceptionCAE NN-QED" in tail.split("### seed 000 Table 2: mnist, AUROC", 1)[1].split("###", 1)[0]
 
 
+def test_summary_names_a_train_gap_variant_beside_the_plain_run():
+    from anomalens.eval.report import render_summary
+
+    plain = _partial_rows("inception_cae_nnqed", "mnist", "pq", classes=(2,))
+    gap = [dict(r, auroc=r["auroc"] + 0.01, params={**r["params"], "train_gap": "reshape"}) for r in plain]
+    lines = render_summary(summarize(plain + gap)).splitlines()[2:]
+    assert len(lines) == 2
+    assert sum("inception_cae_nnqed (index=pq, train_gap=reshape)" in line for line in lines) == 1
+    assert sum("inception_cae_nnqed (index=pq) |" in line for line in lines) == 1
+
+
 def test_partial_group_without_per_class_paper_numbers_gets_no_delta():
     (g,) = summarize(_partial_rows("inception_cae_nnqed", "fashion_mnist", "flat"))  # Table 5: average only
     assert g.reference["avg"].value and g.is_partial() and g.paper_average() is None

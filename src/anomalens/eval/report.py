@@ -30,6 +30,8 @@ __all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_compari
            "render_html", "render_summary", "update_readme", "write_report"]
 
 _HIDDEN_PARAMS = {"seed", "verbose"}
+#: parameters the summary names beside the method (the variants a results file holds side by side)
+_SUMMARY_PARAMS = ("index", "score_mode", "dcgan", "train_gap")
 
 
 def _class_order(name: str) -> tuple:
@@ -504,7 +506,7 @@ def render_summary(groups: Sequence[Group]) -> str:
     for g in groups:
         avg, sd = g.average()
         ref = g.paper_average()
-        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in ("index", "score_mode", "dcgan"))
+        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in _SUMMARY_PARAMS)
         paper = "—" if ref is None else (
             f"{_ref_cell(ref)} ({ref.label}{f'; {ref.spread_kind}' if g.is_partial() else ''})")
         lines.append(
