@@ -35,7 +35,6 @@ SMALL = {
 
 
 def small(name, **kw):
-    # set_params rather than create(**kw): create() drops None values, and pad_to=None must stay None
     return anomalens.create(name).set_params(**{**SMALL.get(name, {}), **kw})
 
 

@@ -162,7 +162,8 @@ def create(name: str, preset: str | None = None, **overrides: Any):
     preset : str, optional
         ``"paper"`` (the seed paper's settings) or ``"quick"`` (minutes on 2 CPU cores).
     **overrides
-        Hyper-parameters that win over the preset; ``None`` values are ignored.
+        Hyper-parameters that win over the preset, ``None`` included (``pad_to=None``,
+        ``train_gap=None`` at a preset that sets them).
 
     Merge order: the class's defaults < the preset < the name's ``VARIANTS`` settings (names
     registered as settings of one class) < ``overrides``.
@@ -181,8 +182,6 @@ def create(name: str, preset: str | None = None, **overrides: Any):
     params.update(getattr(cls, "VARIANTS", {}).get(name, {}))
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     for key, value in overrides.items():
-        if value is None:
-            continue
         if key not in valid:
             raise ValueError(
                 f"unknown parameter {key!r} for detector {name!r}; valid parameters: {', '.join(valid)}."

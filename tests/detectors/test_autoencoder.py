@@ -104,13 +104,13 @@ def test_baseline_cae_needs_32px_and_bad_device_is_named():
         anomalens.create("cae_re", **{**NET, "device": "tpu"}).fit(make_images(20))
     with pytest.raises(ValueError, match="multiples of 8"):
         anomalens.create("inception_cae_re", **NET).set_params(pad_to=None).fit(make_images(20, size=12))
-    with pytest.raises(ValueError, match="'train_gap' applies to the InceptionCAE only"):
-        anomalens.create("cae_re", train_gap="tile", **NET).fit(make_images(20))
+    with pytest.raises(ValueError, match="unknown parameter 'train_gap'"):  # the baseline CAE's code is already 128-d
+        anomalens.create("cae_re", train_gap="tile", **NET)
     with pytest.raises(ValueError, match="'train_gap'"):
         anomalens.create("inception_cae_re", train_gap="yes", **NET).fit(make_images(20))
 
 
-def test_train_gap_trains_through_the_pooled_code_and_rows_name_it_only_when_set(tmp_path, monkeypatch):
+def test_train_gap_trains_through_the_pooled_code_and_rows_record_it(tmp_path, monkeypatch):
     from anomalens.data import Dataset
     from anomalens.eval import benchmark as B
 
@@ -120,10 +120,10 @@ def test_train_gap_trains_through_the_pooled_code_and_rows_name_it_only_when_set
     out = tmp_path / "r.jsonl"
     rows = run_benchmark("inception_cae_nnqed", "toy", classes="0", seeds="0", preset="quick", out=out, progress=False,
                          overrides={**NET, "index": "flat"}, also=[("inception_cae_re", {})])
-    assert all("train_gap" not in r["params"] for r in rows)  # the default: rows as before the parameter existed
+    assert all(r["params"]["train_gap"] is None for r in rows)  # the quick preset: GAP at prediction time only
     gap = run_benchmark("inception_cae_nnqed", "toy", classes="0", seeds="0", preset="quick", out=out, progress=False,
                         overrides={**NET, "index": "flat", "train_gap": "reshape"}, also=[("inception_cae_re", {})])
-    assert len(gap) == 2 and all(r["params"]["train_gap"] == "reshape" for r in gap)  # a new setting, not a resumed one
+    assert len(gap) == 2 and all(r["params"]["train_gap"] == "reshape" for r in gap)  # another setting: not resumed
     det = anomalens.create("inception_cae_nnqed", train_gap="reshape", **NET).fit(x[:24])
     plain = anomalens.create("inception_cae_nnqed", **NET).fit(x[:24])
     assert det.net_.train_gap == "reshape" and det.derive("inception_cae_re", x[:24]).net_ is det.net_
@@ -157,6 +157,14 @@ def test_paper_presets_follow_the_paper():
     assert (p["index"], p["m"], p["nbits"], p["k"]) == ("pq", 32, 4, 1)
     c = anomalens.create("cae_nnqed", preset="paper_cifar").get_params()
     assert (c["epochs"], c["finetune_epochs"]) == (250, 100)
+    # section 4.3: the GAP layer is in the network during training on MNIST / Fashion-MNIST, not on CIFAR
+    for name in ("inception_cae_nnqed", "inception_cae_re"):
+        assert [anomalens.create(name, preset=k).train_gap for k in ("paper", "paper_cifar")] == ["reshape", None]
+    assert "train_gap" not in c and "train_gap" not in anomalens.create("cae_re", preset="paper").get_params()
+    # an explicit None wins over the preset (the authors' code: no GAP during training)
+    assert anomalens.create("inception_cae_nnqed", preset="paper", train_gap=None, pad_to=None).get_params()[
+        "train_gap"] is None
+    assert anomalens.create("inception_cae_re", preset="paper", pad_to=None).pad_to is None
     # the fast-scan search of the same codes is the default; the presets pin the paper's plain PQ
     assert anomalens.create("cae_nnqed").index == "pq_fastscan" == anomalens.create("raw_nnqed").index
     assert anomalens.create("cae_nnqed", preset="quick").index == "pq"

@@ -15,7 +15,6 @@ SMALL = {"depth": 10, "widen": 1, "epochs": 2.0, "batch_size": 64, "pad_to": Non
 
 
 def small(**kw):
-    # set_params, not create(): create() drops None overrides, and pad_to=None keeps 16 px
     return anomalens.create("geom").set_params(**{**SMALL, **kw})
 
 

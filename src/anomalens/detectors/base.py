@@ -98,10 +98,6 @@ class BaseDetector:
     name: ClassVar[str] = ""
     #: preset name -> hyper-parameters; "paper" is the seed paper's setting, "quick" a CPU-sized one
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: parameters added after results were recorded -> the value older runs had implicitly; a
-    #: results row leaves such a parameter out while it has that value, so old and new rows of
-    #: the same setting stay one group (and a resumed benchmark does not rerun them)
-    _added_params: ClassVar[dict[str, Any]] = {}
     #: parameter name -> constraint, checked when fit is called
     _param_constraints: ClassVar[dict[str, Any]] = {
         "threshold_quantile": Interval(float, 0.0, 1.0),

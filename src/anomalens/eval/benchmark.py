@@ -152,14 +152,10 @@ def _metric_fields(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _params_of(det: Any) -> dict[str, Any]:
-    """The detector's hyper-parameters (without ``verbose``, and without parameters added later
-    while they have the value older rows had: ``_added_params``), plus what its own selection
-    chose (``selection_``)."""
+    """The detector's hyper-parameters (without ``verbose``), plus what its own selection chose
+    (``selection_``)."""
     params = det.get_params()
     params.pop("verbose", None)
-    for k, v in getattr(det, "_added_params", {}).items():
-        if k in params and params[k] == v:
-            del params[k]
     if getattr(det, "selection_", None) is not None:
         params["selected"] = det.selection_
     return params
