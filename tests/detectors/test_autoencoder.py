@@ -129,6 +129,10 @@ def test_train_gap_trains_through_the_pooled_code_and_rows_record_it(tmp_path, m
     assert det.net_.train_gap == "reshape" and det.derive("inception_cae_re", x[:24]).net_ is det.net_
     w = lambda d: d.net_.enc1.b3[0].weight.detach()  # noqa: E731  same seed, same start; other gradients
     assert not torch.allclose(w(det), w(plain))
+    det.save(tmp_path / "m")  # the saved config rebuilds the 8-channel decoder input
+    back = anomalens.load(tmp_path / "m")
+    assert back.net_.dec1.b1[0].in_channels == 8
+    np.testing.assert_allclose(back.score(x), det.score(x), rtol=1e-5)
     with pytest.raises(ValueError, match="32 x 32 images"):
         anomalens.create("inception_cae_nnqed", train_gap="reshape", **NET).set_params(pad_to=None).fit(x[:24])
 
