@@ -14,7 +14,6 @@ with ``--preset``. One JSONL row per (class, seed, m, c); the run resumes where 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -32,17 +31,17 @@ MS = (1, 2, 4, 8, 16, 32, 64, 128)
 CS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
-def embeddings(args, c: int, seed: int):
+def embeddings(args, c: int, seed: int, det=None):
+    """Training and test embeddings of class ``c`` from ``det`` (a saved model), or from a
+    network trained here at ``--preset`` when ``det`` is None; and the test labels."""
     import anomalens
     from anomalens.data import load_dataset
     from anomalens.data.protocols import make_split
 
     split = make_split(load_dataset(args.dataset), "one_vs_rest", c)
-    if args.models:
-        det = anomalens.load(Path(args.models) / f"class{c}-seed{seed}")
-    else:
+    if det is None:
         det = anomalens.create("inception_cae_nnqed", preset=args.preset, index="flat", seed=seed).fit(split.x_train)
-    return det._embed(split.x_train), det._embed(split.x_test), split.y_test, det.get_params()
+    return det._embed(split.x_train), det._embed(split.x_test), split.y_test
 
 
 def main() -> None:
@@ -61,18 +60,17 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # the network's training setting is part of a row: the paper preset changed (GAP in training)
-    gap = None if args.models else anomalens.create("inception_cae_nnqed", preset=args.preset).train_gap
+    preset_gap = anomalens.create("inception_cae_nnqed", preset=args.preset).train_gap
     done = {(r["normal_class"], r["seed"], r["m"], r["nbits"], r.get("train_gap")) for r in read_results(args.out, repair=True)}
     grid = [("flat", 0, 0)] + [("pq", m, c) for m in MS for c in CS]
     for c in parse_classes(args.classes, range(10)):
         for seed in parse_seeds(args.seeds):
-            if args.models:  # the saved model says how it was trained
-                gap = json.loads((Path(args.models) / f"class{c}-seed{seed}" / "config.json").read_text())[
-                    "params"].get("train_gap")
+            det = anomalens.load(Path(args.models) / f"class{c}-seed{seed}") if args.models else None
+            gap = preset_gap if det is None else det.train_gap  # a saved model says how it was trained
             todo = [g for g in grid if (c, seed, g[1], g[2], gap) not in done]
             if not todo:
                 continue
-            tr, te, y, params = embeddings(args, c, seed)
+            tr, te, y = embeddings(args, c, seed, det)
             for index, m, nbits in todo:
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
