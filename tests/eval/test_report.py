@@ -76,10 +76,10 @@ def test_partial_group_is_compared_over_the_classes_run():
     assert g.is_partial() and g.table_classes() == 10 and g.classes_label() == "2 of 10"
     ref = g.paper_average()
     assert ref.value == np.mean([96.7, 95.2]) and ref.spread is None  # Table 2, classes 2 and 5
-    assert ref.spread_kind == "mean of the paper's classes 2, 5"
+    assert ref.spread_kind == "the mean of the paper's classes 2, 5"
     avg, _ = g.average()
     md = render_markdown([g])
-    assert "**Partial: 2 of 10 classes.**" in md
+    assert "**Partial: 2 of 10 classes.**" in md and "; beside it, the mean of the paper's classes 2, 5." in md
     avg_line = [line for line in md.splitlines() if line.startswith("| **average (2 of 10 classes)**")][0]
     assert f"**{100 * avg - ref.value:+.1f}**" in avg_line and "96.9" not in avg_line  # not the 10-class average
     from anomalens.eval.report import render_summary

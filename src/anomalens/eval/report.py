@@ -116,7 +116,7 @@ class Group:
         return replace(
             per_class[shown[0]], normal_class="avg", value=float(np.mean([per_class[c].value for c in shown])),
             spread=None, spread_kind=(f"the paper's class {shown[0]}" if len(shown) == 1
-                                      else f"mean of the paper's classes {', '.join(shown)}"))
+                                      else f"the mean of the paper's classes {', '.join(shown)}"))
 
 
 _OTHER = ("aupr_normal", "aupr_anomaly", "fpr_at_95tpr", "f1", "precision", "recall", "f1_oracle", "fit_seconds",
@@ -351,7 +351,7 @@ def _partial_note(g: Group) -> str:
     text = f" **Partial: {g.classes_label()} classes.** The average is over the classes run, not the table's"
     if not g.reference:
         return text + "."
-    return text + (f"; beside it, the {ref.spread_kind}." if ref is not None
+    return text + (f"; beside it, {ref.spread_kind}." if ref is not None
                    else "; the paper prints no per-class numbers to set beside it.")
 
 
