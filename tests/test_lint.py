@@ -9,10 +9,11 @@ from pathlib import Path
 from pyflakes.api import checkPath
 from pyflakes.reporter import Reporter
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_pyflakes_is_clean():
-    root = Path(__file__).resolve().parents[1]
-    files = [f for d in ("src", "tests", "benchmarks") for f in sorted((root / d).rglob("*.py"))]
+    files = [f for d in ("src", "tests", "benchmarks") for f in sorted((ROOT / d).rglob("*.py"))]
     out = io.StringIO()
     reporter = Reporter(out, out)
     n = sum(checkPath(str(f), reporter) for f in files)
@@ -22,8 +23,7 @@ def test_pyflakes_is_clean():
 def test_markdown_code_fences_close():
     """A closing fence followed by text does not close a block in CommonMark: the README once
     rendered everything after its command-line block as code because of "``` Errors print ..."."""
-    root = Path(__file__).resolve().parents[1]
-    docs = [root / "README.md", *sorted((root / "benchmarks").glob("*.md"))]
+    docs = [ROOT / "README.md", *sorted((ROOT / "benchmarks").glob("*.md"))]
     bad = []
     for doc in docs:
         inside = False
