@@ -47,6 +47,8 @@ def test_write_report_html_and_markdown(tmp_path):
     p.write_text("".join(json.dumps(r) + "\n" for r in rows()))
     text = write_report([p], markdown=tmp_path / "R.md", html_path=tmp_path / "r.html")
     assert (tmp_path / "R.md").read_text() == text and "do not edit by hand" in text
+    # the header names where the files are, not a folder they may not be in
+    assert f"from r.jsonl (in {tmp_path.name}/);" in text and "benchmarks/results" not in text
     html = (tmp_path / "r.html").read_text()
     assert html.count("data:image/png;base64,") == 1 and "<table>" in html
 
