@@ -53,6 +53,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--markdown", type=Path)
+    p.add_argument("--render-only", action="store_true",
+                   help="only regenerate --markdown from the rows already in --out (no model is loaded)")
     args = p.parse_args()
 
     import anomalens
@@ -63,7 +65,8 @@ def main() -> None:
     preset_gap = anomalens.create("inception_cae_nnqed", preset=args.preset).train_gap
     done = {(r["normal_class"], r["seed"], r["m"], r["nbits"], r.get("train_gap")) for r in read_results(args.out, repair=True)}
     grid = [("flat", 0, 0)] + [("pq", m, c) for m in MS for c in CS]
-    for c in parse_classes(args.classes, range(10)):
+    gap = preset_gap
+    for c in [] if args.render_only else parse_classes(args.classes, range(10)):
         for seed in parse_seeds(args.seeds):
             det = anomalens.load(Path(args.models) / f"class{c}-seed{seed}") if args.models else None
             gap = preset_gap if det is None else det.train_gap  # a saved model says how it was trained
@@ -124,7 +127,33 @@ def render(rows: list[dict]) -> str:
     for m in MS:
         lines.append(f"| {m} | " + " | ".join(
             f"{cell(lambda r, m=m, c=c: r['m'] == m and r['nbits'] == c, 'search_s'):.3f}" for c in CS) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *per_network(rows, models)])
+
+
+def per_network(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
+    """One line per (class, seed) network: the exact search, the paper's setting (m = 32, c = 4),
+    the spread over m at c = 1, 2 and at c = 4 with m >= 8, and the best (m, c), in AUROC %."""
+    def span(v):
+        return f"{100 * min(v):.2f}-{100 * max(v):.2f}" if v else "-"
+
+    lines = ["## Per network (AUROC %)", "",
+             "| class | seed | exact | m = 32, c = 4 | minus exact | c = 1, all m | c = 2, all m | c = 4, m >= 8 | best (m, c) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c, s in models:
+        own = [r for r in rows if (r["normal_class"], r["seed"]) == (c, s) and r.get("auroc") is not None]
+        pq = {(r["m"], r["nbits"]): r["auroc"] for r in own if r["index"] == "pq"}
+        exact = next((r["auroc"] for r in own if r["index"] == "flat"), None)
+        paper = pq.get((32, 4))
+        best = max(pq, key=pq.get) if pq else None
+
+        def fmt(v):
+            return "-" if v is None else f"{100 * v:.2f}"
+        lines.append(f"| {c} | {s} | {fmt(exact)} | {fmt(paper)} | "
+                     f"{'-' if None in (paper, exact) else f'{100 * (paper - exact):+.2f}'} | "
+                     f"{span([v for (m, b), v in pq.items() if b == 1])} | {span([v for (m, b), v in pq.items() if b == 2])} | "
+                     f"{span([v for (m, b), v in pq.items() if b == 4 and m >= 8])} | "
+                     f"{'-' if best is None else f'{fmt(pq[best])} ({best[0]}, {best[1]})'} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""The m / c sweep's report (benchmarks/pq_sweep.py): grid means and the per-network table."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    spec = importlib.util.spec_from_file_location("pq_sweep", ROOT / "benchmarks" / "pq_sweep.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rows(c, s, exact, pq):
+    base = {"dataset": "fashion_mnist", "normal_class": c, "seed": s, "train_gap": "reshape", "search_s": 0.1}
+    rows = [{**base, "index": "flat", "m": 0, "nbits": 0, "auroc": exact}]
+    rows += [{**base, "index": "pq", "m": m, "nbits": b, "auroc": v} for (m, b), v in pq.items()]
+    rows.append({**base, "index": "pq", "m": 64, "nbits": 1, "auroc": None, "unsupported": "m = d/2"})
+    return rows
+
+
+def test_per_network_table_reports_paper_setting_spans_and_best(sweep):
+    a = _rows(0, 0, 0.90, {(32, 4): 0.92, (8, 4): 0.91, (2, 4): 0.80, (32, 1): 0.85, (8, 1): 0.86, (16, 5): 0.93})
+    b = _rows(6, 1, 0.84, {(32, 4): 0.83, (8, 4): 0.82, (32, 1): 0.76})
+    text = sweep.render(a + b)
+    lines = text.splitlines()
+    net = lines[lines.index("## Per network (AUROC %)") + 4:]
+    assert net[0] == "| 0 | 0 | 90.00 | 92.00 | +2.00 | 85.00-86.00 | - | 91.00-92.00 | 93.00 (16, 5) |"
+    assert net[1] == "| 6 | 1 | 84.00 | 83.00 | -1.00 | 76.00-76.00 | - | 82.00-83.00 | 83.00 (32, 4) |"
+    # the grid averages the two networks where both have the cell, ignoring unsupported ones
+    row32 = next(x for x in lines if x.startswith("| 32 |"))
+    assert row32.split(" | ")[4] == "87.50"
+    assert "mean over 2 (class, seed) models" in text and "Partial: 2 of 10 classes" in text
