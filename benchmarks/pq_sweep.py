@@ -5,6 +5,8 @@ embeddings; every (m, c) in m in {1, 2, 4, ..., 128}, c in {1, ..., 8} and the e
 are then scored on those same embeddings. Models come from ``--models`` (saved by
 ``anomalens benchmark --save-models``, e.g. the paper-preset GPU run) or are trained here
 with ``--preset``. One JSONL row per (class, seed, m, c); the run resumes where it stopped.
+The report averages the grid over the networks and adds one line per network;
+``--render-only --preset paper`` regenerates it from the rows alone.
 
     PYTHONPATH=src python benchmarks/pq_sweep.py --dataset fashion_mnist \\
         --models models/inception_cae_nnqed-fashion_mnist-paper --seeds 0-2 \\
@@ -133,6 +135,9 @@ def render(rows: list[dict]) -> str:
 def per_network(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
     """One line per (class, seed) network: the exact search, the paper's setting (m = 32, c = 4),
     the spread over m at c = 1, 2 and at c = 4 with m >= 8, and the best (m, c), in AUROC %."""
+    def fmt(v):
+        return "-" if v is None else f"{100 * v:.2f}"
+
     def span(v):
         return f"{100 * min(v):.2f}-{100 * max(v):.2f}" if v else "-"
 
@@ -145,9 +150,6 @@ def per_network(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
         exact = next((r["auroc"] for r in own if r["index"] == "flat"), None)
         paper = pq.get((32, 4))
         best = max(pq, key=pq.get) if pq else None
-
-        def fmt(v):
-            return "-" if v is None else f"{100 * v:.2f}"
         lines.append(f"| {c} | {s} | {fmt(exact)} | {fmt(paper)} | "
                      f"{'-' if None in (paper, exact) else f'{100 * (paper - exact):+.2f}'} | "
                      f"{span([v for (m, b), v in pq.items() if b == 1])} | {span([v for (m, b), v in pq.items() if b == 2])} | "
