@@ -101,6 +101,7 @@ knn-speed: setup
 report: setup
 	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md \
 		--html build/report.html $(if $(wildcard benchmarks/results/scores),--scores benchmarks/results/scores)
+	$(BIN)/python benchmarks/qed_vs_eed.py --markdown benchmarks/QED_VS_EED-paper.md > /dev/null
 	@echo "HTML report with per-category figures: build/report.html"
 
 clean:
