@@ -100,6 +100,9 @@ def benchmark(
     image_size: Optional[int] = typer.Option(None, help="Resize folder images to this size."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Hyper-parameter override key=value (repeatable)."),
     save_models: Optional[Path] = typer.Option(None, help="Also save every fitted model under this folder."),
+    load_models: Optional[Path] = typer.Option(
+        None, help="Folder of models saved by an earlier --save-models run: add missing --also rows to finished "
+        "runs from their saved models, without retraining."),
     augment: Optional[str] = typer.Option(
         None, help="'dcgan': add DCGAN-generated normal images to each run's training set (seed 001); rows are "
         "named METHOD+dcgan."),
@@ -127,7 +130,8 @@ def benchmark(
         rows = run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=_overrides(set_), data_root=data_root, category=category, image_size=image_size,
-            batch_models=batch_models, also=parse_also(also or []), save_models=save_models, ood_dataset=ood_dataset,
+            batch_models=batch_models, also=parse_also(also or []), save_models=save_models, load_models=load_models,
+            ood_dataset=ood_dataset,
             augment=augment, augment_n=augment_n, augment_set=_overrides(augment_set, "--augment-set"),
             val_anomalies=val_anomalies, scores_dir=scores, dcgan_cache=dcgan_cache,
         )

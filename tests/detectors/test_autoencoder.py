@@ -207,6 +207,47 @@ def test_runner_writes_derived_rows_once(tmp_path, monkeypatch):
         run_benchmark("cae_nnqed", "cifar10", **{**kw, "also": [("nope", {})]})
 
 
+def test_runner_derives_missing_also_rows_from_saved_models_without_retraining(tmp_path, monkeypatch):
+    from anomalens.detectors.network import NetworkDetector
+
+    write_cifar10(tmp_path / "data", n=60)
+    out, models = tmp_path / "cae_nnqed-cifar10-quick.jsonl", tmp_path / "models"
+    kw = dict(classes="1", seeds="0", preset="quick", out=out, data_root=tmp_path / "data", progress=False,
+              overrides={**NET, "epochs": 1, "finetune_epochs": 0, "m": 16})
+    also = [("cae_nnqed", {"index": "flat"}), ("cae_re", {})]
+    [main] = run_benchmark("cae_nnqed", "cifar10", save_models=models, **kw)
+    with pytest.warns(UserWarning, match="lack rows of --also"):  # finished: nothing retrained, nothing written
+        assert run_benchmark("cae_nnqed", "cifar10", also=also, **kw) == []
+    with pytest.raises(FileNotFoundError, match="class1-seed0"):
+        run_benchmark("cae_nnqed", "cifar10", also=also, load_models=tmp_path / "none", **kw)
+
+    def no_training(*a, **k):
+        raise AssertionError("a network was trained")
+
+    monkeypatch.setattr(NetworkDetector, "fit_many", no_training)
+    rows = run_benchmark("cae_nnqed", "cifar10", also=also, load_models=models, **kw)
+    assert [(r["method"], r["derived_from"], r["params"].get("index")) for r in rows] == [
+        ("cae_nnqed", "cae_nnqed", "flat"), ("cae_re", "cae_nnqed", None)]
+    assert all(r["loaded_from"] == str(models / "cae_nnqed-cifar10-quick" / "class1-seed0") for r in rows)
+    assert all(r["fit_seconds"] >= main["fit_seconds"] for r in rows)  # the network's training time + the scorer's
+    # the derived rows are those of the saved network: the same as deriving from the model in memory
+    from sklearn.metrics import roc_auc_score
+
+    from anomalens.data import load_dataset, make_split
+
+    split = make_split(load_dataset("cifar10", tmp_path / "data"), "one_vs_rest", 1)
+    det = anomalens.load(models / "cae_nnqed-cifar10-quick" / "class1-seed0")
+    flat = det.derive("cae_nnqed", split.x_train, index="flat")
+    assert rows[0]["auroc"] == pytest.approx(roc_auc_score(split.y_test, flat.score(split.x_test)), abs=1e-9)
+    assert run_benchmark("cae_nnqed", "cifar10", also=also, load_models=models, **kw) == []  # now complete
+    other = tmp_path / "other.jsonl"  # a main row with other settings than the saved model's
+    row = {**main, "params": {**main["params"], "m": 8}}
+    other.write_text(__import__("json").dumps(row) + "\n")
+    with pytest.raises(ValueError, match="other settings"):
+        run_benchmark("cae_nnqed", "cifar10", also=also, load_models=models,
+                      **{**kw, "out": other, "overrides": {**kw["overrides"], "m": 8}})
+
+
 def test_runner_batches_across_classes_like_one_at_a_time(tmp_path):
     """batch_models=4 trains (class, seed) runs of two classes as one network; same rows as 1 by 1."""
     write_cifar10(tmp_path / "data", n=60)

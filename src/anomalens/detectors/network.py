@@ -164,6 +164,23 @@ class NetworkDetector(BaseDetector):
     def _fit(self, X: np.ndarray) -> None:
         type(self)._fit_group([self], [X])
 
+    def derived_unfitted(self, name: str, **overrides: Any) -> NetworkDetector:
+        """The unfitted detector :meth:`derive` would fit: ``name`` with this detector's
+        training parameters and ``overrides``. Its ``get_params()`` are the derived run's
+        settings, known before anything is trained or loaded."""
+        from ..registry import create
+
+        mine = self.get_params()
+        other = create(name)
+        shared = {k: mine[k] for k in other.get_params() if k in mine}
+        other.set_params(**{**shared, **overrides})
+        changed = [k for k in self._training_params if k in overrides and overrides[k] != mine.get(k)]
+        if changed:
+            raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
+        if not isinstance(other, NetworkDetector) or other._network_key() != self._network_key():
+            raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
+        return other
+
     def derive(self, name: str, X: Any, **overrides: Any) -> NetworkDetector:
         """Another detector on this detector's *trained network*, fitted on the same images ``X``.
 
@@ -174,18 +191,8 @@ class NetworkDetector(BaseDetector):
         fitted, so comparisons of scores on one network (EED vs QED, RE vs NN-QED, the m / c
         sweep, GEOM's two scores) cost one training.
         """
-        from ..registry import create
-
         self._check_is_fitted()
-        mine = self.get_params()
-        other = create(name)
-        shared = {k: mine[k] for k in other.get_params() if k in mine}
-        other.set_params(**{**shared, **overrides})
-        changed = [k for k in self._training_params if k in overrides and overrides[k] != mine.get(k)]
-        if changed:
-            raise ValueError(f"derive() cannot change training parameters ({', '.join(changed)}); fit a new detector")
-        if not isinstance(other, NetworkDetector) or other._network_key() != self._network_key():
-            raise ValueError(f"{name!r} uses another network than {self.name!r}; it cannot share its training")
+        other = self.derived_unfitted(name, **overrides)
         arr = other._begin_fit(X)
         if tuple(other.input_shape_) != tuple(self.input_shape_):
             raise ValueError(f"X has shape {other.input_shape_}, the network was trained on {tuple(self.input_shape_)}")

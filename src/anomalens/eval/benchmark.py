@@ -27,6 +27,7 @@ from .. import __version__
 from .._io import ensure_writable_dir
 from ..data import load_dataset, make_ood_split, make_split, protocol_classes
 from ..data.protocols import validation_anomalies
+from ..detectors.base import load_detector
 from ..registry import create
 from .metrics import evaluate, evaluate_maps
 
@@ -393,6 +394,42 @@ def clone_with(det: Any, **params: Any) -> Any:
     return type(det)(**{**det.get_params(), **params})
 
 
+def _late_derived(proto: Any, derived: list[tuple], finished: list[tuple[int, int]], base_of, params_of
+                  ) -> list[tuple[int, int, list[tuple]]]:
+    """For runs whose main row is done: those lacking some ``also`` row, with the ones they lack."""
+    late = []
+    for c, s in finished:
+        todo = [d for d in derived
+                if _row_key({**base_of(c), "method": d[0], "seed": s,
+                             "params": params_of(proto.derived_unfitted(d[0], **d[1]))}) not in d[3]]
+        if todo:
+            late.append((c, s, todo))
+    return late
+
+
+def _derive_rows(det: Any, method: str, derived: list[tuple], s: int, split: Any, base: dict[str, Any],
+                 fit_seconds: float, batched: int, commit: str, params_of, scores_dir, names, seed_list: list[int],
+                 loaded_from: str | None = None) -> list[dict[str, Any]]:
+    """Fit each ``also`` scorer on ``det``'s network, score it and append its row (unless done)."""
+    written = []
+    for d_name, d_over, d_path, d_done, d_defaults in derived:
+        t1 = time.perf_counter()
+        ddet = det.derive(d_name, split.x_train, **d_over)
+        extra = time.perf_counter() - t1
+        drow, dscores = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, batched)
+        drow["derived_from"] = method
+        drow["params"] = params_of(ddet)
+        if loaded_from is not None:
+            drow["loaded_from"] = loaded_from
+        if _row_key(drow) not in d_done:
+            if scores_dir is not None:
+                _keep_record(scores_dir, drow, dscores, ddet, split, names, d_defaults, pictures=s == min(seed_list))
+            _append_row(d_path, drow)
+            d_done.add(_row_key(drow))
+            written.append(drow)
+    return written
+
+
 def _categories(dataset: str, root, category: str | None) -> list[str]:
     """``category`` as a list: ``"all"`` = every category of the folder / synthetic_parts, or ``"a,b"``."""
     if category is None:
@@ -427,6 +464,7 @@ def run_benchmark(
     batch_models: int | None = None,
     also: Sequence[tuple[str, dict[str, Any]]] = (),
     save_models: str | os.PathLike | None = None,
+    load_models: str | os.PathLike | None = None,
     ood_dataset: str | None = None,
     augment: str | None = None,
     augment_n: int = 500,
@@ -482,6 +520,14 @@ def run_benchmark(
 
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
+
+    ``load_models`` (a folder written by ``save_models``) adds ``also`` rows to runs that are
+    already done: for each (class, seed) whose main row is in ``out`` but some derived row is
+    not, the saved model is loaded, its settings checked against the main row, and the
+    missing rows derived from it, with the main row's ``fit_seconds`` plus the scorer's fit
+    and ``loaded_from`` set. No network is retrained for them (retraining would give
+    another network than the main row's). Runs whose main row is missing are fitted as
+    usual. Without ``load_models`` such missing derived rows are only warned about.
     """
     from tqdm.auto import tqdm
 
@@ -495,7 +541,8 @@ def run_benchmark(
         return [row for cat in cats for row in run_benchmark(
             method, dataset, protocol=protocol, classes=classes, seeds=seeds, preset=preset, out=out,
             overrides=overrides, data_root=data_root, category=cat, image_size=image_size, progress=progress,
-            batch_models=batch_models, also=also, save_models=save_models, ood_dataset=ood_dataset, augment=augment,
+            batch_models=batch_models, also=also, save_models=save_models, load_models=load_models,
+            ood_dataset=ood_dataset, augment=augment,
             augment_n=augment_n, augment_set=augment_set, val_anomalies=val_anomalies, scores_dir=scores_dir,
             dcgan_cache=dcgan_cache)]
     category = cats[0] if cats else category
@@ -552,6 +599,29 @@ def run_benchmark(
 
     tasks = [(c, s) for c in class_ids for s in seed_list
              if _row_key({**base_of(c), "seed": s, "params": params_of(proto)}) not in done]
+    late = _late_derived(proto, derived, [(c, s) for c in class_ids for s in seed_list if (c, s) not in tasks],
+                         base_of, params_of)
+    if late and load_models is None:
+        warnings.warn(f"{len(late)} finished run(s) lack rows of --also; pass load_models (--load-models) with the "
+                      "folder their models were saved to (--save-models) to derive them without retraining")
+    elif late:
+        folder = Path(load_models) / f"{method}-{ds_name}-{preset}"
+        missing = [str(folder / f"class{base_of(c)['normal_class']}-seed{s}") for c, s, _ in late
+                   if not (folder / f"class{base_of(c)['normal_class']}-seed{s}").is_dir()]
+        if missing:
+            raise FileNotFoundError(f"load_models: no saved model for finished run(s) lacking --also rows: "
+                                    f"{', '.join(missing)}")
+        rows_by_key = {_row_key(r): r for r in read_results(out_path)}
+        for c, s, todo in late:
+            path = folder / f"class{base_of(c)['normal_class']}-seed{s}"
+            main = rows_by_key[_row_key({**base_of(c), "seed": s, "params": params_of(proto)})]
+            det = load_detector(path)
+            if _row_key({**base_of(c), "seed": s, "params": params_of(det)}) != _row_key(main):
+                raise ValueError(f"load_models: {str(path)!r} was trained with other settings than the "
+                                 f"{method} row of class {c} seed {s} in {str(out_path)!r}")
+            written += _derive_rows(det, method, todo, s, splits[c], base_of(c), main["fit_seconds"],
+                                    main.get("fit_models_batched", 1), commit, params_of,
+                                    scores_dir, names, seed_list, loaded_from=str(path))
     bar.update(len(class_ids) * len(seed_list) - len(tasks))
     for group in _groups(tasks, batch_models):
         label = ", ".join(f"{c}/{s}" for c, s in group)
@@ -580,20 +650,8 @@ def run_benchmark(
             split, base = splits[c], base_of(c)
             # derived rows first: a crash before the main row re-runs the group, and the
             # derived rows already written are then skipped
-            for d_name, d_over, d_path, d_done, d_defaults in derived:
-                t1 = time.perf_counter()
-                ddet = det.derive(d_name, split.x_train, **d_over)
-                extra = time.perf_counter() - t1
-                drow, dscores = _run_row(ddet, d_name, base, s, split, fit_seconds + extra, commit, len(group))
-                drow["derived_from"] = method
-                drow["params"] = params_of(ddet)
-                if _row_key(drow) not in d_done:
-                    if scores_dir is not None:
-                        _keep_record(scores_dir, drow, dscores, ddet, split, names, d_defaults,
-                                     pictures=s == min(seed_list))
-                    _append_row(d_path, drow)
-                    d_done.add(_row_key(drow))
-                    written.append(drow)
+            written += _derive_rows(det, method, derived, s, split, base, fit_seconds, len(group), commit, params_of,
+                                    scores_dir, names, seed_list)
             row, scores = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
             row["params"] = params_of(det)
             info = dict(aug_info.get((c, s), {}))
