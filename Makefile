@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.anomalens-installed
 DEMO_OUT ?= .demo
 
-.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 results-001-quick reproduce-001 results-004-quick reproduce-004 knn-speed report clean
+.PHONY: setup demo test results results-000-quick reproduce-000 results-002-quick reproduce-002 results-003-quick reproduce-003 results-001-quick reproduce-001 results-004-quick reproduce-004 results-vgg19 knn-speed report clean
 
 setup: $(STAMP)
 
@@ -91,6 +91,15 @@ results-004-quick: setup
 # On the lent GPU machine: ANOMALENS="python3 -m anomalens" PYTHONPATH=src ANOMALENS_VGG19=.vgg19/<file> sh benchmarks/seed004.sh
 reproduce-004: setup
 	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed004.sh
+	$(MAKE) report
+
+# Beyond the papers: NN-QED on frozen ImageNet VGG19 features, every class of MNIST and
+# Fashion-MNIST (nothing trained; about 25 minutes per dataset on one CPU core).
+results-vgg19: setup
+	for ds in fashion_mnist mnist; do \
+		$(BIN)/anomalens benchmark --method vgg19_nnqed --dataset $$ds --preset quick --seeds 0 \
+			--out benchmarks/results/vgg19_nnqed-$$ds-quick.jsonl || exit 1; \
+	done
 	$(MAKE) report
 
 # Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).

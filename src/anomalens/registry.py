@@ -24,6 +24,8 @@ class DetectorInfo:
     target: str  # "module:Class"
     paper: str  # seed file and the paper's name for the method
     summary: str
+    #: False for methods beyond the seed papers: they have no ``paper`` preset to reproduce
+    reproduces: bool = True
 
 
 DETECTORS: dict[str, DetectorInfo] = {
@@ -112,6 +114,13 @@ DETECTORS: dict[str, DetectorInfo] = {
             "anomalens.detectors.inspection:SupervisedCNNDetector",
             "seed 001 (Wilmet et al.), supervised CNN baseline",
             "5 x (conv 16 + pool) + dense classifier; needs labelled anomalies (k-fold protocol)",
+        ),
+        DetectorInfo(
+            "vgg19_nnqed",
+            "anomalens.detectors.pretrained:VGG19NNQED",
+            "beyond the seeds: seed 000's NN-QED on seed 004's ImageNet VGG19 (after Bergman et al. 2020, DN2)",
+            "nothing trained: pooled frozen VGG19 features, nearest-neighbour PQ distance",
+            reproduces=False,
         ),
         *[
             DetectorInfo(name, "anomalens.detectors.dpa:DPA", f"seed 004 (Tuluptceva et al.), {paper}", summary)

@@ -73,13 +73,11 @@ def _perceptual(device):
     """One frozen VGG19 + statistics per device, shared by every DPA in the process."""
     key = str(device)
     if key not in _PERCEPTUAL:
-        from ..data.backbones import load_vgg19_weights, vgg19_feature_stats
+        from ..data.backbones import vgg19_feature_stats
         from ..nn.dpa import PerceptualDistance
-        from ..nn.vgg import VGG19
+        from .pretrained import pretrained_vgg19
 
-        vgg = VGG19()
-        vgg.load_state_dict(load_vgg19_weights())
-        _PERCEPTUAL[key] = PerceptualDistance(vgg, vgg19_feature_stats()).to(device).eval()
+        _PERCEPTUAL[key] = PerceptualDistance(pretrained_vgg19(device), vgg19_feature_stats()).to(device).eval()
     return _PERCEPTUAL[key]
 
 

@@ -1,0 +1,67 @@
+"""vgg19_nnqed: NN-QED on frozen ImageNet VGG19 features (beyond the seed papers)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import anomalens
+from anomalens.data import load_dataset
+from anomalens.data.backbones import load_vgg19_weights
+from anomalens.nn.vgg import VGG19
+
+
+def test_flat_scores_are_squared_distances_between_pooled_vgg19_features(images):
+    det = anomalens.create("vgg19_nnqed", index="flat", layer="relu4_2", device="cpu").fit(images[:40])
+    # the embedding computed another way: pad 16 -> 32 px by hand, the VGG19 module, mean over space
+    vgg = VGG19()
+    vgg.load_state_dict(load_vgg19_weights())
+    vgg.eval()
+
+    def embed(x):
+        t = torch.zeros(len(x), 1, 32, 32)
+        t[:, :, 8:24, 8:24] = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+        with torch.no_grad():
+            return vgg(vgg.preprocess(t), ["relu4_2"])["relu4_2"].mean(dim=(2, 3)).double().numpy()
+
+    q, t = embed(images[40:45]), embed(images[:40])
+    expected = ((q[:, None] - t[None]) ** 2).sum(-1).min(1)
+    np.testing.assert_allclose(det.score(images[40:45]), expected, rtol=1e-3)
+    assert det.scorer_.dim_ == 512
+    # training scores are leave-one-out (no self-match), from the vectors embedded once in fit
+    assert (det.train_scores_ > 0).all()
+    t_loo = ((t[:, None] - t[None]) ** 2).sum(-1) + np.diag(np.full(40, np.inf))
+    np.testing.assert_allclose(det.train_scores_, t_loo.min(1), rtol=1e-3)
+
+
+def test_fashion_mnist_sneakers_against_other_garments_without_training():
+    ds = load_dataset("fashion_mnist")
+    train = ds.x_train[ds.y_train == 7][:300]
+    normal, other = ds.x_test[ds.y_test == 7][:100], ds.x_test[ds.y_test != 7][:100]
+    det = anomalens.create("vgg19_nnqed", preset="quick", device="cpu").fit(train)
+    s = det.score(np.concatenate([normal, other]))
+    assert roc_auc_score(np.r_[np.zeros(100), np.ones(100)], s) > 0.9
+    assert det.predict(other).mean() > 0.5 > det.predict(normal).mean()
+
+
+def test_save_load_keeps_only_the_index_and_scores_identically(images, anomalies, tmp_path):
+    det = anomalens.create("vgg19_nnqed", m=16, device="cpu").fit(images)
+    det.save(tmp_path / "m")
+    assert (tmp_path / "m" / "weights.safetensors").stat().st_size < 200_000  # no VGG19 weights inside
+    back = anomalens.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
+    assert back.get_params() == det.get_params()
+
+
+def test_bad_parameters_and_too_small_images_are_named(images):
+    with pytest.raises(ValueError, match="'layer'"):
+        anomalens.create("vgg19_nnqed", layer="conv9").fit(images)
+    with pytest.raises(ValueError, match="'input_size'"):
+        anomalens.create("vgg19_nnqed", input_size=8).fit(images)
+    with pytest.raises(ValueError, match="'device'"):
+        anomalens.create("vgg19_nnqed", device="tpu").fit(images)
+    with pytest.raises(ValueError, match="too small for VGG19"):
+        anomalens.create("vgg19_nnqed", index="flat", pad_to=None).fit(images[:, :12, :12])
+    # input_size resizes them up instead
+    det = anomalens.create("vgg19_nnqed", index="flat", pad_to=None, input_size=32, device="cpu").fit(images[:, :12, :12])
+    assert det.score(images[:2, :12, :12]).shape == (2,)
