@@ -15,7 +15,7 @@ import numpy as np
 
 from .base import BaseDetector, Interval, NoneOr, OneOf
 
-__all__ = ["NetworkDetector", "HoldoutNetworkDetector", "TRAIN_CONSTRAINTS", "HOLDOUT_CONSTRAINTS", "store_params"]
+__all__ = ["TorchDevice", "NetworkDetector", "HoldoutNetworkDetector", "TRAIN_CONSTRAINTS", "HOLDOUT_CONSTRAINTS", "store_params"]
 
 
 def store_params(obj: Any, values: dict[str, Any]) -> None:
@@ -38,14 +38,9 @@ TRAIN_CONSTRAINTS: dict[str, Any] = {
 }
 
 
-class NetworkDetector(BaseDetector):
-    """Base of the detectors that train a network; subclasses add the network and the scorer."""
-
-    #: parameters the trained network depends on: ``derive`` may not change them
-    _training_params: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "weight_decay", "pad_to", "precision", "seed")
-    #: training items per image (see ``train_models(views=)``)
-    _views: ClassVar[int] = 1
-    _param_constraints: ClassVar[dict[str, Any]] = TRAIN_CONSTRAINTS
+class TorchDevice:
+    """The ``device`` parameter of a detector that runs torch: checked with the other parameters
+    (``"auto"`` = CUDA when present), resolved by ``_torch_device``, named by ``device_name``."""
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -53,6 +48,30 @@ class NetworkDetector(BaseDetector):
             self._torch_device()
         except (RuntimeError, ValueError) as e:
             raise ValueError(f"parameter 'device' is invalid: {e}") from e
+
+    def _torch_device(self):
+        from ..train import resolve_device
+
+        return resolve_device(self.device)
+
+    @property
+    def device_name(self) -> str:
+        dev = self._torch_device()
+        if dev.type == "cuda":
+            import torch
+
+            return f"cuda ({torch.cuda.get_device_name(dev)})"
+        return "cpu"
+
+
+class NetworkDetector(TorchDevice, BaseDetector):
+    """Base of the detectors that train a network; subclasses add the network and the scorer."""
+
+    #: parameters the trained network depends on: ``derive`` may not change them
+    _training_params: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "weight_decay", "pad_to", "precision", "seed")
+    #: training items per image (see ``train_models(views=)``)
+    _views: ClassVar[int] = 1
+    _param_constraints: ClassVar[dict[str, Any]] = TRAIN_CONSTRAINTS
 
     # -- what subclasses provide -----------------------------------------------------------
     def _build_net(self, in_channels: int):
@@ -89,20 +108,6 @@ class NetworkDetector(BaseDetector):
         """Fit each detector's scorer on its trained network (``datas``: each one's training tensor)."""
 
     # -- shared machinery --------------------------------------------------------------------
-    def _torch_device(self):
-        from ..train import resolve_device
-
-        return resolve_device(self.device)
-
-    @property
-    def device_name(self) -> str:
-        dev = self._torch_device()
-        if dev.type == "cuda":
-            import torch
-
-            return f"cuda ({torch.cuda.get_device_name(dev)})"
-        return "cpu"
-
     def _tensor(self, X: np.ndarray, device=None):
         """Images -> padded uint8 ``N x C x H x W`` tensor on the detector's device."""
         from ..train import to_uint8_tensor

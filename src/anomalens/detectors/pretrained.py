@@ -17,6 +17,7 @@ import numpy as np
 
 from .base import Interval, NoneOr, OneOf
 from .knn import RawNNQED
+from .network import TorchDevice, store_params
 
 __all__ = ["VGG19NNQED", "pretrained_vgg19"]
 
@@ -42,7 +43,7 @@ def _vgg_layers() -> tuple[str, ...]:
     return VGG19_LAYERS
 
 
-class VGG19NNQED(RawNNQED):
+class VGG19NNQED(TorchDevice, RawNNQED):
     """NN-QED on frozen ImageNet VGG19 features (not from a seed paper; see the module docstring).
 
     Each image is zero-padded to ``pad_to`` (28 -> 32 px, as seed 000 does), optionally resized
@@ -107,34 +108,7 @@ class VGG19NNQED(RawNNQED):
         verbose: bool = False,
         seed: int = 0,
     ):
-        super().__init__(index=index, m=m, nbits=nbits, k=k, pad_to=pad_to, threshold_quantile=threshold_quantile,
-                         image_size=image_size, seed=seed)
-        self.layer = layer
-        self.input_size = input_size
-        self.batch_size = batch_size
-        self.device = device
-        self.verbose = verbose
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        try:
-            self._torch_device()
-        except (RuntimeError, ValueError) as e:
-            raise ValueError(f"parameter 'device' is invalid: {e}") from e
-
-    def _torch_device(self):
-        from ..train import resolve_device
-
-        return resolve_device(self.device)
-
-    @property
-    def device_name(self) -> str:
-        dev = self._torch_device()
-        if dev.type == "cuda":
-            import torch
-
-            return f"cuda ({torch.cuda.get_device_name(dev)})"
-        return "cpu"
+        store_params(self, locals())
 
     def _vectors(self, X: np.ndarray) -> np.ndarray:
         """``N x H x W x C`` images -> ``N x channels`` float32 pooled VGG19 features."""
