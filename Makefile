@@ -95,11 +95,9 @@ reproduce-004: setup
 
 # Beyond the papers: NN-QED on frozen ImageNet VGG19 features, every class of MNIST and
 # Fashion-MNIST (nothing trained; about 25 minutes per dataset on one CPU core).
+# On the lent GPU machine, with ImageNet-sized inputs too: sh benchmarks/device.sh 560 vgg19
 results-vgg19: setup
-	for ds in fashion_mnist mnist; do \
-		$(BIN)/anomalens benchmark --method vgg19_nnqed --dataset $$ds --preset quick --seeds 0 \
-			--out benchmarks/results/vgg19_nnqed-$$ds-quick.jsonl || exit 1; \
-	done
+	ANOMALENS="$(BIN)/anomalens" sh benchmarks/vgg19.sh
 	$(MAKE) report
 
 # Scoring speed of flat vs PQ vs fast-scan PQ (synthetic 10k/100k/1M + MNIST AUROC).

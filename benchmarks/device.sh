@@ -7,6 +7,8 @@
 #   train_speed  benchmarks/train_speed.py (1 model, CUDA graph, K models batched)
 #   seed000 ... seed004   benchmarks/seedNNN.sh with their own environment (PRESET [paper], SEEDS,
 #                DATASETS, BATCH, PARTS, ...; see each script), e.g. SEEDS=0 BATCH="--batch-models 10"
+#   vgg19        benchmarks/vgg19.sh at 32 px and 224 px (INPUT_SIZES; needs the VGG19 weights:
+#                VGG19=1 sh benchmarks/device_prepare.sh, carry ".vgg19")
 # Everything comes back as $OUT/results.tar.gz (benchmarks/results and the speed tables) and
 # $OUT/device.log; here: tar xzf <files_at>/results.tar.gz && make report.
 set -u
@@ -46,6 +48,7 @@ for job in "$@"; do
     tests) cmd="python3 -m pytest -q -p no:cacheprovider tests/test_train.py" ;;
     train_speed) cmd="python3 benchmarks/train_speed.py --nets inception,baseline,wrn --out benchmarks/results/train_speed.json --markdown benchmarks/TRAIN_SPEED.md" ;;
     seed00[0-4]) cmd="sh benchmarks/$job.sh" ;;
+    vgg19) export INPUT_SIZES="${INPUT_SIZES:-none 224}"; cmd="sh benchmarks/vgg19.sh" ;;
     *) echo "unknown job $job" | tee -a "$LOG"; continue ;;
     esac
     timeout "$left" $cmd 2>&1 | tail -n 40 | tee -a "$LOG"
