@@ -56,8 +56,8 @@ class VGG19NNQED(TorchDevice, RawNNQED):
     the installed backbone package (:mod:`anomalens.data.backbones`) when a model is loaded.
 
     The default ``layer`` (``relu5_4``, the last convolution, as the ImageNet features Bergman et
-    al. pool) was fixed before any test result was seen; README lists the other layers' results
-    as an ablation, not as a choice.
+    al. pool) was fixed before any test result was seen; results with other layers or sizes are
+    ablations, never a choice made on test labels.
 
     Parameters
     ----------
