@@ -430,6 +430,12 @@ def _derive_rows(det: Any, method: str, derived: list[tuple], s: int, split: Any
     return written
 
 
+def _model_dir(root: str | os.PathLike, method: str, dataset: str, preset: str | None, normal_class: Any,
+               seed: int) -> Path:
+    """Where ``save_models`` keeps one run's model and ``load_models`` looks for it."""
+    return Path(root) / f"{method}-{dataset}-{preset}" / f"class{normal_class}-seed{seed}"
+
+
 def _categories(dataset: str, root, category: str | None) -> list[str]:
     """``category`` as a list: ``"all"`` = every category of the folder / synthetic_parts, or ``"a,b"``."""
     if category is None:
@@ -605,15 +611,15 @@ def run_benchmark(
         warnings.warn(f"{len(late)} finished run(s) lack rows of --also; pass load_models (--load-models) with the "
                       "folder their models were saved to (--save-models) to derive them without retraining")
     elif late:
-        folder = Path(load_models) / f"{method}-{ds_name}-{preset}"
-        missing = [str(folder / f"class{base_of(c)['normal_class']}-seed{s}") for c, s, _ in late
-                   if not (folder / f"class{base_of(c)['normal_class']}-seed{s}").is_dir()]
+        paths = {(c, s): _model_dir(load_models, method, ds_name, preset, base_of(c)["normal_class"], s)
+                 for c, s, _ in late}
+        missing = [str(p) for p in paths.values() if not p.is_dir()]
         if missing:
             raise FileNotFoundError(f"load_models: no saved model for finished run(s) lacking --also rows: "
                                     f"{', '.join(missing)}")
         rows_by_key = {_row_key(r): r for r in read_results(out_path)}
         for c, s, todo in late:
-            path = folder / f"class{base_of(c)['normal_class']}-seed{s}"
+            path = paths[(c, s)]
             main = rows_by_key[_row_key({**base_of(c), "seed": s, "params": params_of(proto)})]
             det = load_detector(path)
             if _row_key({**base_of(c), "seed": s, "params": params_of(det)}) != _row_key(main):
@@ -660,7 +666,7 @@ def run_benchmark(
                 row["params"] = {**row["params"], "validation_anomalies": info.pop("validation")}
             row.update(info)
             if save_models is not None:
-                det.save(Path(save_models) / f"{method}-{ds_name}-{preset}" / f"class{base['normal_class']}-seed{s}")
+                det.save(_model_dir(save_models, method, ds_name, preset, base["normal_class"], s))
             if scores_dir is not None:
                 _keep_record(scores_dir, row, scores, det, split, names, defaults, pictures=s == min(seed_list),
                              grid=grid)
