@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..nn.vgg import VGG19_LAYERS
 from .base import Interval, NoneOr, OneOf
 from .knn import RawNNQED
 from .network import TorchDevice, store_params
@@ -35,12 +36,6 @@ def pretrained_vgg19(device: Any):
         vgg.load_state_dict(load_vgg19_weights())
         _VGG[key] = vgg.to(device).eval()
     return _VGG[key]
-
-
-def _vgg_layers() -> tuple[str, ...]:
-    from ..nn.vgg import VGG19_LAYERS
-
-    return VGG19_LAYERS
 
 
 class VGG19NNQED(TorchDevice, RawNNQED):
@@ -86,7 +81,7 @@ class VGG19NNQED(TorchDevice, RawNNQED):
     }
     _param_constraints: ClassVar[dict[str, Any]] = {
         **RawNNQED._param_constraints,
-        "layer": OneOf(_vgg_layers()),
+        "layer": OneOf(VGG19_LAYERS),
         "input_size": NoneOr(Interval(int, 16, None)),
         "batch_size": Interval(int, 1, None),
     }
