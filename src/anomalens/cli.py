@@ -1,4 +1,4 @@
-"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score.
+"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score, serve, augment.
 
 A thin shell over the Python API: flags map one to one onto ``create`` overrides
 (an unset flag is ``None`` and dropped), heavy imports happen inside the commands.
@@ -230,8 +230,8 @@ def score(
         paths: list[Path] = []
         for p in inputs:
             paths.extend(_images_under(p) if p.is_dir() else [p])
-        h, w, c = det.input_shape_
-        images = as_image_array(paths, size=getattr(det, "image_size", None) or (h, w), channels=c)
+        size, channels = det.score_format()
+        images = as_image_array(paths, size=size, channels=channels)
         scores = det.score(images)
         if maps is not None:
             from .eval.maps import write_overlays
@@ -258,6 +258,36 @@ def score(
         except OSError as e:
             _fail(e)
     sys.stdout.write(buf.getvalue())
+
+
+@app.command()
+def serve(
+    model: Path = typer.Argument(..., help="Directory written by `anomalens fit`."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, help="TCP port (0: any free port)."),
+    max_mb: float = typer.Option(32.0, help="Largest request body accepted, in MiB."),
+    quiet: bool = typer.Option(False, help="Do not log each request."),
+) -> None:
+    """Serve a fitted detector over HTTP: POST images to /score, GET /health (see anomalens.serve)."""
+    from .detectors.base import load_detector
+    from .serve import ScoringService, make_server
+
+    try:
+        if max_mb <= 0:
+            raise ValueError(f"--max-mb must be > 0, got {max_mb}")
+        service = ScoringService(load_detector(model))
+        server = make_server(service, host, port, max_bytes=int(max_mb * 2**20), quiet=quiet)
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    h, p = server.server_address[:2]
+    typer.echo(f"serving {service.detector.name} from {model} on http://{h}:{p} "
+               f"(POST /score with an image or multipart files; GET /health); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def _folder_labels(paths: list[Path], inputs: list[Path]) -> tuple[list[int] | None, list[str | None]]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..exceptions import ImageReadError
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "load_images", "read_mask", "as_image_array"]
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "decode_image", "load_images", "read_mask", "as_image_array"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm", ".pbm")
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -58,13 +58,30 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 def read_image(path: str | os.PathLike, size: Size = None, channels: int | None = None) -> np.ndarray:
     """Read one image file as a uint8 ``H x W x C`` array (see the module policy)."""
-    from PIL import Image, UnidentifiedImageError
-
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"image file {str(p)!r} does not exist")
+    return _decode(p, f"image file {str(p)!r}", size, channels)
+
+
+def decode_image(data: bytes, name: str = "image", size: Size = None, channels: int | None = None) -> np.ndarray:
+    """Decode an encoded image (the bytes of a PNG, JPEG, ... file) with the policy of :func:`read_image`.
+
+    ``name`` says in errors which input was bad (an upload's file name, a form field).
+    """
+    import io
+
+    if not data:
+        raise ImageReadError(f"{name} is empty (0 bytes)")
+    return _decode(io.BytesIO(data), name, size, channels)
+
+
+def _decode(src, what: str, size: Size, channels: int | None) -> np.ndarray:
+    """The module policy on one file or file-like ``src``; ``what`` names it in errors."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(p) as im:
+        with Image.open(src) as im:
             im.load()
             gray = im.mode in _GRAY_MODES
             if channels == 1 or (channels is None and gray):
@@ -81,9 +98,9 @@ def read_image(path: str | os.PathLike, size: Size = None, channels: int | None 
                 im = im.resize((hw[1], hw[0]), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except UnidentifiedImageError as e:
-        raise ImageReadError(f"{str(p)!r} is not an image file Pillow can read") from e
+        raise ImageReadError(f"{what} is not an image Pillow can read") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageReadError(f"image file {str(p)!r} is corrupt or truncated: {e}") from e
+        raise ImageReadError(f"{what} is corrupt or truncated: {e}") from e
     return arr[..., None] if arr.ndim == 2 else arr
 
 

@@ -141,13 +141,17 @@ class BaseDetector:
             )
 
     # -- input ---------------------------------------------------------------------------------
+    def score_format(self) -> tuple[int | tuple[int, int], int]:
+        """``(size, channels)`` that image files are read at for scoring: the ``image_size``
+        hyper-parameter when the detector has one, else the fitted height and width."""
+        self._check_is_fitted()
+        h, w, c = self.input_shape_
+        size = getattr(self, "image_size", None)
+        return (size if size is not None else (h, w)), c
+
     def _check_input(self, X: Any, *, fit: bool) -> np.ndarray:
         """Anything accepted -> validated ``N x H x W x C`` array (uint8 or float in [0, 1])."""
-        size = getattr(self, "image_size", None)
-        channels = None
-        if not fit:
-            h, w, c = self.input_shape_
-            size, channels = (size if size is not None else (h, w)), c
+        size, channels = (getattr(self, "image_size", None), None) if fit else self.score_format()
         arr = as_image_array(X, size=size, channels=channels)
         arr = check_images(
             arr,
