@@ -93,3 +93,22 @@ def test_fit_with_labelled_anomalies_then_maps(mvtec_root, tmp_path):
     r = runner.invoke(app, ["fit", "--method", "dpa", "--train", str(cat / "train" / "good"), "--out", str(tmp_path / "m2"),
                             "--set", "image_size=16", "--set", "device=cpu"])
     assert r.exit_code == 2 and "--anomalies FOLDER" in r.output
+
+
+def test_score_reads_large_folders_in_chunks_with_the_same_scores(mvtec_root, tmp_path):
+    """600 images (more than one 512-image chunk): the CLI's scores equal one API call on all of them."""
+    from tests.conftest import make_images, write_png
+
+    imgs = np.concatenate([make_images(590, seed=7), make_images(10, anomalous=True, seed=8)])
+    for i, img in enumerate(imgs):
+        write_png(tmp_path / "incoming" / f"{i:04d}.png", img)
+    det = anomalens.create("raw_nnqed", index="flat").fit(mvtec_root / "widget" / "train" / "good")
+    det.save(tmp_path / "model")
+    r = runner.invoke(app, ["score", str(tmp_path / "model"), str(tmp_path / "incoming"), "--csv", str(tmp_path / "s.csv"),
+                            "--report", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert [x["path"][-8:] for x in rows] == [f"{i:04d}.png" for i in range(600)]
+    # float32 faiss distances depend slightly on the query batch (BLAS blocking): 1e-4, not bit equality
+    np.testing.assert_allclose([float(x["score"]) for x in rows], det.score(imgs), rtol=1e-4)
+    assert "0599.png" in (tmp_path / "r.html").read_text()  # the anomalies of the second chunk top the report

@@ -230,20 +230,25 @@ def score(
         paths: list[Path] = []
         for p in inputs:
             paths.extend(_images_under(p) if p.is_dir() else [p])
+        import numpy as np
+        from tqdm.auto import tqdm
+
+        from .data.images import read_image
+        from .eval.maps import write_overlays
+
         size, channels = det.score_format()
-        images = as_image_array(paths, size=size, channels=channels)
-        scores = det.score(images)
-        if maps is not None:
-            from .eval.maps import write_overlays
-
-            names = _map_names(paths, inputs)
-            from .data.images import read_image
-
-            for i in range(0, len(images), 64):  # in chunks: bounded memory for large folders
-                originals = [read_image(p) for p in paths[i : i + 64]]  # overlays at the files' own size
-                write_overlays(names[i : i + 64], originals, det.anomaly_map(images[i : i + 64]), maps)
+        names = _map_names(paths, inputs) if maps is not None else []
+        step = 64 if maps is not None else 512  # read, score and map in chunks: memory bounded for any folder
+        scores = np.empty(len(paths))
+        for i in tqdm(range(0, len(paths), step), desc="scoring", unit="chunk", disable=len(paths) <= step,
+                      leave=False):
+            chunk = paths[i : i + step]
+            images = as_image_array(chunk, size=size, channels=channels)
+            scores[i : i + len(chunk)] = det.score(images)
+            if maps is not None:  # overlays at the files' own size
+                write_overlays(names[i : i + step], [read_image(p) for p in chunk], det.anomaly_map(images), maps)
         if report is not None:
-            _score_report(report, det, model, paths, inputs, images, scores)
+            _score_report(report, det, model, paths, inputs, scores)
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     flags = (scores > det.threshold_).astype(int)
@@ -308,19 +313,23 @@ def _folder_labels(paths: list[Path], inputs: list[Path]) -> tuple[list[int] | N
     return labels, defects
 
 
-def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[Path], images, scores) -> None:
+def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[Path], scores) -> None:
     """``anomalens score --report``: one page with the figures of :func:`anomalens.eval.figures.render_section`."""
     import numpy as np
 
     from ._io import atomic_write_text
     from .data.folder import mask_path
-    from .data.images import read_image, read_mask
+    from .data.images import as_image_array, read_image, read_mask
     from .eval.figures import RunView, panel, png_bytes, top_indices, render_section
     from .eval.report import html_page
 
     labels, defects = _folder_labels(paths, inputs)
     top = top_indices(scores)
-    amaps = det.anomaly_map(images[top]) if hasattr(det, "anomaly_map") else None
+    if hasattr(det, "anomaly_map"):
+        size, channels = det.score_format()
+        amaps = det.anomaly_map(as_image_array([paths[i] for i in top], size=size, channels=channels))
+    else:
+        amaps = None
     lo, hi = (float(v) for v in np.percentile(amaps, [1, 99])) if amaps is not None else (0.0, 1.0)
     panels = []
     for k, i in enumerate(top):
