@@ -130,3 +130,25 @@ def test_serve_command_names_bad_model_and_arguments(tmp_path):
     assert r.exit_code == 2 and "--max-mb" in r.output
     with pytest.raises(anomalens.exceptions.NotFittedError):
         ScoringService(anomalens.create("raw_nnqed"))
+
+
+def test_serve_command_runs_until_sigterm(served, tmp_path):
+    """The real command in its own process: prints its address, answers, and stops cleanly on SIGTERM."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    det, _ = served
+    proc = subprocess.Popen([sys.executable, "-m", "anomalens", "serve", str(tmp_path / "model"), "--port", "0", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", first).group(1))
+        status, info = _request(port, "GET", "/health")
+        assert status == 200 and info["threshold"] == pytest.approx(det.threshold_)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "stopped" in rest

@@ -287,10 +287,16 @@ def serve(
     h, p = server.server_address[:2]
     typer.echo(f"serving {service.detector.name} from {model} on http://{h}:{p} "
                f"(POST /score with an image or multipart files; GET /health); Ctrl-C stops")
+    import signal
+
+    def stop(signum, frame):  # SIGTERM (docker stop, systemd) ends it like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        typer.echo("stopped")
     finally:
         server.server_close()
 
