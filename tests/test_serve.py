@@ -152,3 +152,44 @@ def test_serve_command_runs_until_sigterm(served, tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0 and "stopped" in rest
+
+
+def test_map_endpoint_returns_the_overlay_of_a_localising_detector(mvtec_root, tmp_path):
+    """POST /map: PNG overlay at the upload's size, equal to `anomalens score --maps`'s for that image alone."""
+    from anomalens.eval.maps import overlay
+
+    train = mvtec_root / "widget" / "train" / "good"
+    det = anomalens.create("cae_ssim", image_size=32, epochs=2, patience=2, batch_size=8, val_fraction=0.2,
+                           device="cpu").fit(train)
+    server = make_server(ScoringService(det), port=0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        path = next((mvtec_root / "widget" / "test" / "scratch").glob("*.png"))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/map", body=path.read_bytes(), headers={"Content-Type": "image/png"})
+        resp = conn.getresponse()
+        got = np.asarray(Image.open(io.BytesIO(resp.read())))
+        conn.close()
+        assert resp.status == 200 and resp.getheader("Content-Type") == "image/png"
+        assert float(resp.getheader("X-Anomaly-Score")) == pytest.approx(float(det.score([path])[0]), rel=1e-6)
+        original = np.asarray(Image.open(path))[..., None]
+        amap = det.anomaly_map([path])[0]
+        lo, hi = np.percentile(amap, [1, 99])
+        assert got.shape == (16, 16, 3) and np.array_equal(got, overlay(original, amap, lo, hi))
+
+        body, ctype = _multipart([("a.png", path.read_bytes()), ("b.png", path.read_bytes())])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/map", body=body, headers={"Content-Type": ctype})
+        resp = conn.getresponse()
+        assert resp.status == 400 and "one image" in json.loads(resp.read())["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_map_endpoint_refuses_detectors_without_maps(served, mvtec_root):
+    _, port = served
+    good = next((mvtec_root / "widget" / "test" / "good").glob("*.png")).read_bytes()
+    status, out = _request(port, "POST", "/map", good, {"Content-Type": "image/png"})
+    assert status == 400 and "raw_nnqed does not localise" in out["error"]

@@ -273,7 +273,7 @@ def serve(
     max_mb: float = typer.Option(32.0, help="Largest request body accepted, in MiB."),
     quiet: bool = typer.Option(False, help="Do not log each request."),
 ) -> None:
-    """Serve a fitted detector over HTTP: POST images to /score, GET /health (see anomalens.serve)."""
+    """Serve a fitted detector over HTTP: POST images to /score, one to /map (heatmap PNG), GET /health."""
     from .detectors.base import load_detector
     from .serve import ScoringService, make_server
 
@@ -286,7 +286,7 @@ def serve(
         _fail(e)
     h, p = server.server_address[:2]
     typer.echo(f"serving {service.detector.name} from {model} on http://{h}:{p} "
-               f"(POST /score with an image or multipart files; GET /health); Ctrl-C stops")
+               f"(POST /score: an image or multipart files; POST /map: one image; GET /health); Ctrl-C stops")
     import signal
 
     def stop(signum, frame):  # SIGTERM (docker stop, systemd) ends it like Ctrl-C

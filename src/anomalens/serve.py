@@ -17,6 +17,10 @@ Endpoints
     the detector was fitted at, exactly as ``anomalens score`` does. Answers
     ``{"threshold": t, "results": [{"name", "score", "anomalous"}, ...]}`` in upload order;
     ``anomalous`` is ``score > threshold`` (the threshold chosen from training data at fit).
+``POST /map``
+    One image (either form): answers ``image/png``, the anomaly-map overlay at the upload's
+    own size, with headers ``X-Anomaly-Score`` and ``X-Anomalous`` (0/1). Only detectors
+    that localise anomalies (``anomaly_map``: kd_cae, ni_cae, cae_ssim, dpa...); others 400.
 
 Errors answer JSON ``{"error": "..."}`` naming the bad part: 400 (unreadable image, empty
 or malformed body), 404 (unknown path), 411 (no ``Content-Length``), 413 (body larger than
@@ -25,6 +29,7 @@ or malformed body), 404 (unknown path), 411 (no ``Content-Length``), 413 (body l
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import threading
@@ -82,17 +87,40 @@ class ScoringService:
         cannot be decoded (nothing is scored then).
         """
         det = self.detector
-        if not uploads:
-            raise ValueError("no image in the request")
-        size, channels = det.score_format()
-        images = np.stack([decode_image(data, f"upload {name!r}", size=size, channels=channels)
-                           for name, data in uploads])
+        images = self._decode(uploads)
         with self._lock:
             scores = np.asarray(det.score(images), dtype=np.float64)
         threshold = float(det.threshold_)
         results = [{"name": name, "score": float(s) if math.isfinite(s) else None, "anomalous": bool(s > threshold)}
                    for (name, _), s in zip(uploads, scores)]
         return {"threshold": threshold, "results": results}
+
+    def map_png(self, upload: tuple[str, bytes]) -> tuple[bytes, float]:
+        """The anomaly-map overlay of one upload as PNG bytes (at the upload's own size, the
+        map's 1st-99th percentiles as the colour range, as ``anomalens score --maps``), and its score."""
+        from PIL import Image
+
+        from .eval.maps import overlay
+
+        det = self.detector
+        if not hasattr(det, "anomaly_map"):
+            raise ValueError(f"{det.name} does not localise anomalies (no anomaly_map); use POST /score")
+        name, data = upload
+        images = self._decode([upload])
+        original = decode_image(data, f"upload {name!r}")
+        with self._lock:
+            amap = np.asarray(det.anomaly_map(images))[0]
+            score = float(det.score(images)[0])
+        lo, hi = (float(v) for v in np.percentile(amap, [1, 99]))
+        buf = io.BytesIO()
+        Image.fromarray(overlay(original, amap, lo, hi)).save(buf, format="PNG")
+        return buf.getvalue(), score
+
+    def _decode(self, uploads: list[tuple[str, bytes]]) -> np.ndarray:
+        if not uploads:
+            raise ValueError("no image in the request")
+        size, channels = self.detector.score_format()
+        return np.stack([decode_image(data, f"upload {name!r}", size=size, channels=channels) for name, data in uploads])
 
 
 def parse_upload(body: bytes, content_type: str, name: str = "image") -> list[tuple[str, bytes]]:
@@ -154,34 +182,48 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path == "/health":
             self._send(HTTPStatus.OK, self.service.info())
         else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: GET {self.path} (try GET /health, POST /score)")
+            self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: GET {self.path} (try GET /health, POST /score, POST /map)")
 
     def do_POST(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
-        if url.path != "/score":
-            self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: POST {self.path} (try POST /score)")
+        if url.path not in ("/score", "/map"):
+            self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: POST {self.path} (try POST /score or POST /map)")
             return
-        length = self.headers.get("Content-Length")
         try:
-            if length is None:
-                raise RequestError(HTTPStatus.LENGTH_REQUIRED, "POST /score needs a Content-Length header")
-            try:
-                n = int(length)
-            except ValueError:
-                raise RequestError(HTTPStatus.BAD_REQUEST, f"Content-Length {length!r} is not a number") from None
-            if n > self.max_bytes:
-                raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                   f"body of {n} bytes is over the limit of {self.max_bytes} (serve --max-mb)")
-            if n <= 0:
-                raise RequestError(HTTPStatus.BAD_REQUEST, "empty body: send an image or multipart/form-data files")
-            body = self.rfile.read(n)
             name = parse_qs(url.query).get("name", ["image"])[0]
-            uploads = parse_upload(body, self.headers.get("Content-Type", ""), name)
-            self._send(HTTPStatus.OK, self.service.score(uploads))
+            uploads = parse_upload(self._body(url.path), self.headers.get("Content-Type", ""), name)
+            if url.path == "/score":
+                self._send(HTTPStatus.OK, self.service.score(uploads))
+                return
+            if len(uploads) != 1:
+                raise RequestError(HTTPStatus.BAD_REQUEST, f"POST /map takes one image, got {len(uploads)}")
+            png, score = self.service.map_png(uploads[0])
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.send_header("X-Anomaly-Score", repr(score))
+            self.send_header("X-Anomalous", str(int(score > self.service.detector.threshold_)))
+            self.end_headers()
+            self.wfile.write(png)
         except RequestError as e:
             self._error(e.status, str(e))
         except (ImageReadError, ValueError) as e:
             self._error(HTTPStatus.BAD_REQUEST, str(e))
+
+    def _body(self, endpoint: str) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, f"POST {endpoint} needs a Content-Length header")
+        try:
+            n = int(length)
+        except ValueError:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"Content-Length {length!r} is not a number") from None
+        if n > self.max_bytes:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"body of {n} bytes is over the limit of {self.max_bytes} (serve --max-mb)")
+        if n <= 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "empty body: send an image or multipart/form-data files")
+        return self.rfile.read(n)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         if not self.quiet:
