@@ -31,6 +31,7 @@ SMALL = {
     "cae_ssim": {"image_size": 32, "epochs": 15, "patience": 5, "batch_size": 8, "val_fraction": 0.2, "device": "cpu"},
     "supervised_cnn": {"image_size": 96, "epochs": 15, "batch_size": 16, "device": "cpu"},
     **{name: _DPA for name in ("dpa", "dpa_pg", "dpa_unsup", "dpa_l1", "dpa_l1mix")},
+    "vgg19_patch_nnqed": {"input_size": 32, "device": "cpu"},
 }
 
 

@@ -122,6 +122,14 @@ DETECTORS: dict[str, DetectorInfo] = {
             "nothing trained: pooled frozen VGG19 features, nearest-neighbour PQ distance",
             reproduces=False,
         ),
+        DetectorInfo(
+            "vgg19_patch_nnqed",
+            "anomalens.detectors.pretrained:VGG19PatchNNQED",
+            "beyond the seeds: patch-level NN-QED on frozen VGG19 (after Roth et al. 2022, PatchCore; PQ in place of "
+            "the coreset)",
+            "nothing trained: every training patch of VGG19 relu3_4+relu4_4 in a PQ index; max patch distance; map",
+            reproduces=False,
+        ),
         *[
             DetectorInfo(name, "anomalens.detectors.dpa:DPA", f"seed 004 (Tuluptceva et al.), {paper}", summary)
             for name, paper, summary in [

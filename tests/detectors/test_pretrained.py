@@ -65,3 +65,71 @@ def test_bad_parameters_and_too_small_images_are_named(images):
     # input_size resizes them up instead
     det = anomalens.create("vgg19_nnqed", index="flat", pad_to=None, input_size=32, device="cpu").fit(images[:, :12, :12])
     assert det.score(images[:2, :12, :12]).shape == (2,)
+
+
+# -- vgg19_patch_nnqed ---------------------------------------------------------------------------
+
+def _patches_by_hand(x: np.ndarray) -> np.ndarray:
+    """relu3_4 + relu4_4 of 32 px inputs, 3x3 mean, relu4_4 upsampled to 8x8: ``N x 64 x 768``."""
+    from torch.nn import functional as F
+
+    vgg = VGG19()
+    vgg.load_state_dict(load_vgg19_weights())
+    vgg.eval()
+    t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255), size=(32, 32),
+                      mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        f = vgg(vgg.preprocess(t), ["relu3_4", "relu4_4"])
+    a = F.avg_pool2d(f["relu3_4"], 3, 1, 1, count_include_pad=False)
+    b = F.interpolate(F.avg_pool2d(f["relu4_4"], 3, 1, 1, count_include_pad=False), size=(8, 8), mode="bilinear",
+                      align_corners=False)
+    return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(len(x), 64, 768).double().numpy()
+
+
+def test_patch_scores_are_nearest_training_patch_distances_and_the_threshold_is_held_out(images):
+    det = anomalens.create("vgg19_patch_nnqed", index="flat", input_size=32, holdout=0.25, device="cpu").fit(images[:40])
+    assert det.grid_ == (8, 8) and len(det.held_idx_) == 10 and det.scorer_.dim_ == 768
+    bank = np.setdiff1d(np.arange(40), det.held_idx_)
+    train = _patches_by_hand(images[bank]).reshape(-1, 768)
+    q = _patches_by_hand(images[40:44])
+    d2 = ((q[:, :, None, :] - train[None, None]) ** 2).sum(-1).min(-1)  # 4 x 64
+    np.testing.assert_allclose(det.score(images[40:44]), d2.max(1), rtol=1e-3)
+    # images in the bank find their own patches; held-out ones do not, and they alone set the threshold
+    assert np.allclose(det.train_scores_[bank], 0, atol=1e-2 * det.train_scores_[det.held_idx_].min())
+    assert det.threshold_ == pytest.approx(np.quantile(det.train_scores_[det.held_idx_], 0.99))
+
+
+def test_patch_map_finds_the_defect(images, anomalies):
+    from anomalens.eval.metrics import pixel_auroc
+
+    det = anomalens.create("vgg19_patch_nnqed", input_size=64, m=32, device="cpu").fit(images)
+    masks = (anomalies[..., 0] == 255).astype(np.uint8)
+    maps = det.anomaly_map(anomalies)
+    assert maps.shape == anomalies.shape[:3]
+    assert pixel_auroc(masks, maps) > 0.9
+    s = det.score(np.concatenate([images[:10], anomalies]))
+    assert roc_auc_score(np.r_[np.zeros(10), np.ones(len(anomalies))], s) > 0.95
+    # score then anomaly_map on the same images search once (a one-entry cache keyed on the images) ...
+    a = det.score(anomalies)
+    search = det.scorer_.score
+    det.scorer_.score = None  # a second search would fail
+    assert det.anomaly_map(anomalies).shape == maps.shape
+    det.scorer_.score = search
+    # ... and a new fit forgets it
+    det.set_params(holdout=0.3).fit(images[::-1].copy())
+    assert not np.allclose(det.score(anomalies), a, rtol=1e-3)
+
+
+def test_patch_detector_saves_loads_and_names_bad_parameters(images, anomalies, tmp_path):
+    det = anomalens.create("vgg19_patch_nnqed", input_size=32, m=16, device="cpu").fit(images)
+    det.save(tmp_path / "m")
+    back = anomalens.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
+    np.testing.assert_array_equal(back.anomaly_map(anomalies[:3]), det.anomaly_map(anomalies[:3]))
+    assert back.grid_ == det.grid_ and np.array_equal(back.held_idx_, det.held_idx_)
+    with pytest.raises(ValueError, match="'layers'"):
+        anomalens.create("vgg19_patch_nnqed", layers=("relu3_4", "pool9")).fit(images)
+    with pytest.raises(ValueError, match="'holdout'"):
+        anomalens.create("vgg19_patch_nnqed", holdout=0.0).fit(images)
+    with pytest.raises(ValueError, match="holds out none"):
+        anomalens.create("vgg19_patch_nnqed", index="flat", input_size=32, holdout=0.1).fit(images[:4])

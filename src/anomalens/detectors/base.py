@@ -239,6 +239,17 @@ class BaseDetector:
         r = getattr(self, "_n_real", None)
         return n if r is None else min(int(r), n)
 
+    def _holdout_split(self, n: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (training, held out) of ``n`` training images; ``share`` of the real ones
+        (all, or the first ``n_real`` given to fit) held out, drawn from ``seed``; generated
+        images are always trained on."""
+        real = self._real_count(n)
+        k = int(round(share * real)) if share > 0 else 0
+        if k and n - k < 2:
+            raise ValueError(f"holding out {share} of the {real} real training images leaves fewer than 2 to train on")
+        perm = np.random.default_rng(self.seed).permutation(real)
+        return np.sort(np.concatenate([perm[k:], np.arange(real, n)])), np.sort(perm[:k])
+
     def _end_fit(self, arr: np.ndarray) -> None:
         scores = np.asarray(self._training_scores(arr), dtype=np.float64)
         if scores.shape != (len(arr),) or not np.all(np.isfinite(scores)):
