@@ -93,8 +93,9 @@ reproduce-004: setup
 	ANOMALENS="$(BIN)/anomalens" PRESET=paper SEEDS=0-2 sh benchmarks/seed004.sh
 	$(MAKE) report
 
-# Beyond the papers: NN-QED on frozen ImageNet VGG19 features, every class of MNIST and
-# Fashion-MNIST (nothing trained; about 25 minutes per dataset on one CPU core).
+# Beyond the papers, nothing trained, frozen ImageNet VGG19 features: vgg19_nnqed on every class
+# of MNIST and Fashion-MNIST (about 25 minutes per dataset on one CPU core) and vgg19_patch_nnqed
+# on every synthetic_parts category (about 4 minutes per category on 2 cores). PARTS=pooled|patch.
 # On the lent GPU machine, with ImageNet-sized inputs too: sh benchmarks/device.sh 560 vgg19
 results-vgg19: setup
 	ANOMALENS="$(BIN)/anomalens" sh benchmarks/vgg19.sh

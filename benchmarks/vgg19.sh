@@ -1,20 +1,36 @@
 #!/bin/sh
-# Beyond the papers: vgg19_nnqed (NN-QED on frozen ImageNet VGG19 features) on every class of
-# each dataset, one seed (nothing is trained; the seed only seeds the PQ k-means). Resumable.
+# Beyond the papers, nothing trained, frozen ImageNet VGG19 features. Resumable.
+#   pooled: vgg19_nnqed (NN-QED on globally pooled features) on every class of each dataset
+#   patch:  vgg19_patch_nnqed (patch-level NN-QED with anomaly maps) on every synthetic_parts category
+# One seed by default (the seed only draws the PQ k-means and, for patch, the held-out images).
 # Environment (defaults in brackets):
 #   ANOMALENS   the command [anomalens]; on a machine without the venv: "python3 -m anomalens"
-#   DATASETS    [fashion_mnist mnist]     SEEDS [0]     RESULTS [benchmarks/results]
-#   INPUT_SIZES images resized to each size before VGG19, "none" = as they are (32 px) [none];
+#   PARTS       ["pooled patch"]   DATASETS [fashion_mnist mnist]   SEEDS [0]   RESULTS [benchmarks/results]
+#   INPUT_SIZES pooled: images resized to each size before VGG19, "none" = as they are (32 px) [none];
 #               "none 224" adds the ImageNet-sized run (about 50x the compute: a GPU job)
+#   PATCH_DATASET  patch: synthetic_parts, or folder with DATA_ROOT=... (MVTec AD) [synthetic_parts]
+#   SCORES      per-image score records for the report's figures [$RESULTS/scores]
 set -eu
 A=${ANOMALENS:-anomalens}
 S=${SEEDS:-0}
 R=${RESULTS:-benchmarks/results}
-for size in ${INPUT_SIZES:-none}; do
-    set_size=""
-    [ "$size" = none ] || set_size="--set input_size=$size"
-    for ds in ${DATASETS:-fashion_mnist mnist}; do
-        $A benchmark --method vgg19_nnqed --dataset "$ds" --preset quick --seeds "$S" $set_size \
-            --out "$R/vgg19_nnqed-$ds-quick.jsonl"
-    done
+for part in ${PARTS:-pooled patch}; do
+    case $part in
+    pooled)
+        for size in ${INPUT_SIZES:-none}; do
+            set_size=""
+            [ "$size" = none ] || set_size="--set input_size=$size"
+            for ds in ${DATASETS:-fashion_mnist mnist}; do
+                $A benchmark --method vgg19_nnqed --dataset "$ds" --preset quick --seeds "$S" $set_size \
+                    --out "$R/vgg19_nnqed-$ds-quick.jsonl"
+            done
+        done ;;
+    patch)
+        D=${PATCH_DATASET:-synthetic_parts}
+        ROOT=""
+        if [ -n "${DATA_ROOT:-}" ]; then ROOT="--data-root $DATA_ROOT"; fi
+        $A benchmark --method vgg19_patch_nnqed --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
+            --out "$R/vgg19_patch_nnqed-$D-quick.jsonl" --scores "${SCORES:-$R/scores}" ;;
+    *) echo "unknown part $part" >&2; exit 2 ;;
+    esac
 done

@@ -226,7 +226,7 @@ def score(
         det = load_detector(model)
         if maps is not None and not hasattr(det, "anomaly_map"):
             raise ValueError(f"--maps: {det.name} does not localise anomalies (no anomaly_map); "
-                             f"detectors that do: kd_cae, ni_cae, cae_ssim")
+                             f"detectors that do: kd_cae, ni_cae, cae_ssim, the dpa family, vgg19_patch_nnqed")
         paths: list[Path] = []
         for p in inputs:
             paths.extend(_images_under(p) if p.is_dir() else [p])

@@ -127,6 +127,10 @@ def test_patch_detector_saves_loads_and_names_bad_parameters(images, anomalies, 
     np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
     np.testing.assert_array_equal(back.anomaly_map(anomalies[:3]), det.anomaly_map(anomalies[:3]))
     assert back.grid_ == det.grid_ and np.array_equal(back.held_idx_, det.held_idx_)
+    # the indexed images' training scores, computed without a search, are what a search returns
+    pq = anomalens.create("vgg19_patch_nnqed", index="pq", input_size=32, m=16, device="cpu").fit(images)
+    bank = np.setdiff1d(np.arange(len(images)), pq.held_idx_)
+    np.testing.assert_allclose(pq.train_scores_[bank], pq.score(images[bank]), rtol=1e-3)
     with pytest.raises(ValueError, match="'layers'"):
         anomalens.create("vgg19_patch_nnqed", layers=("relu3_4", "pool9")).fit(images)
     with pytest.raises(ValueError, match="'holdout'"):

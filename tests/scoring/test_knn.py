@@ -89,3 +89,16 @@ def test_two_dim_subvectors_need_three_bits():
     with pytest.raises(ValueError, match="nbits >= 3"):
         KNNScorer(index="pq", m=4, nbits=2).fit(x)
     assert KNNScorer(index="pq", m=4, nbits=3).fit(x).score(x[:3]).shape == (3,)
+
+
+def test_self_distances_are_what_a_search_of_an_indexed_vector_returns(data):
+    train, _ = data
+    assert not KNNScorer("flat").fit(train).self_distances(train[:20]).any()
+    pq = KNNScorer("pq", m=16).fit(train)
+    own = pq.self_distances(train)
+    np.testing.assert_allclose(own, pq.score(train), rtol=1e-4)  # exact: a vector's own code is its nearest
+    assert (own > 0).all()
+    fast = KNNScorer("pq_fastscan", m=16).fit(train)  # same codes; the search rounds its look-up tables
+    np.testing.assert_allclose(fast.self_distances(train), fast.score(train), rtol=0.05, atol=0.05 * own.mean())
+    with pytest.raises(ValueError, match="dimension"):
+        pq.self_distances(train[:, :10])

@@ -166,8 +166,9 @@ class VGG19PatchNNQED(VGG19NNQED):
     any result was seen.
 
     Threshold: a seeded ``holdout`` share of the training images is kept out of the patch
-    bank; ``threshold_`` is the ``threshold_quantile`` of their scores (the bank's own images
-    would score about zero).
+    bank; ``threshold_`` is the ``threshold_quantile`` of their scores. The other training
+    images' scores (``train_scores_``) are their patches' own quantization errors, what a
+    search would return for them, computed without one.
 
     Parameters
     ----------
@@ -284,9 +285,21 @@ class VGG19PatchNNQED(VGG19NNQED):
         self.grid_ = tuple(int(s) for s in maps.shape[1:3])
         self.scorer_ = self._new_scorer().fit(maps.reshape(-1, maps.shape[-1]))
         self.held_idx_ = held
+        self._bank_maps = (X, bank, maps)
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
-        return self._score(X)
+        """Held-out images: searched like test images. Images in the index: each of their
+        patches is in it, so its nearest-neighbour distance is its own quantization error
+        (:meth:`KNNScorer.self_distances`, no search; 0 for ``flat``)."""
+        cached, bank, maps = self.__dict__.pop("_bank_maps", (None, None, None))
+        if cached is not X:
+            bank = np.setdiff1d(np.arange(len(X)), self.held_idx_)
+            maps = self._patch_maps(X[bank])
+        scores = np.empty(len(X))
+        n, h, w, d = maps.shape
+        scores[bank] = self.scorer_.self_distances(maps.reshape(-1, d)).reshape(n, h * w).max(axis=1)
+        scores[self.held_idx_] = self._score(X[self.held_idx_])
+        return scores
 
     def _threshold_from(self, train_scores: np.ndarray) -> float:
         return float(np.quantile(train_scores[self.held_idx_], self.threshold_quantile))

@@ -157,6 +157,23 @@ class KNNScorer:
         D = D[keep].reshape(len(Xp), kk - 1)
         return D[:, self.k - 1].astype(np.float64)
 
+    def self_distances(self, X: np.ndarray) -> np.ndarray:
+        """Squared distance of each *indexed* vector to the index's own representation of it.
+
+        This is what a 1-NN search of a vector that was added to the index returns, computed
+        without a search: 0 for ``flat``; for PQ the quantization error
+        ``||x - decode(encode(x))||^2`` (a vector's own code is its nearest under ``pq``'s
+        asymmetric distance, which sums per sub-space minima; ``pq_fastscan`` searches with
+        8-bit look-up tables, so its search returns this up to that rounding).
+        """
+        self._check_fitted()
+        Xp = self._prep(X, "indexed vectors")
+        if self.index == "flat":
+            return np.zeros(len(Xp))
+        pq = self.index_.pq
+        rec = pq.decode(pq.compute_codes(Xp))
+        return ((Xp - rec) ** 2).sum(axis=1, dtype=np.float64)
+
     # -- persistence (faiss's own binary format, no pickle) -----------------------
     def to_bytes(self) -> np.ndarray:
         self._check_fitted()
