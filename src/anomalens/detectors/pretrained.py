@@ -285,19 +285,23 @@ class VGG19PatchNNQED(VGG19NNQED):
         self.grid_ = tuple(int(s) for s in maps.shape[1:3])
         self.scorer_ = self._new_scorer().fit(maps.reshape(-1, maps.shape[-1]))
         self.held_idx_ = held
-        self._bank_maps = (X, bank, maps)
+        self._bank_scores = (X, bank, self._indexed_scores(maps))  # a few floats; the maps are freed
+
+    def _indexed_scores(self, maps: np.ndarray) -> np.ndarray:
+        """Scores of images whose patches are all in the index: each patch's nearest-neighbour
+        distance is its own quantization error (:meth:`KNNScorer.self_distances`, no search;
+        0 for ``flat``), the image's the largest."""
+        n, h, w, d = maps.shape
+        return self.scorer_.self_distances(maps.reshape(-1, d)).reshape(n, h * w).max(axis=1)
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
-        """Held-out images: searched like test images. Images in the index: each of their
-        patches is in it, so its nearest-neighbour distance is its own quantization error
-        (:meth:`KNNScorer.self_distances`, no search; 0 for ``flat``)."""
-        cached, bank, maps = self.__dict__.pop("_bank_maps", (None, None, None))
+        """Held-out images: searched like test images; indexed ones: :meth:`_indexed_scores`."""
+        cached, bank, bank_scores = self.__dict__.pop("_bank_scores", (None, None, None))
         if cached is not X:
             bank = np.setdiff1d(np.arange(len(X)), self.held_idx_)
-            maps = self._patch_maps(X[bank])
+            bank_scores = self._indexed_scores(self._patch_maps(X[bank]))
         scores = np.empty(len(X))
-        n, h, w, d = maps.shape
-        scores[bank] = self.scorer_.self_distances(maps.reshape(-1, d)).reshape(n, h * w).max(axis=1)
+        scores[bank] = bank_scores
         scores[self.held_idx_] = self._score(X[self.held_idx_])
         return scores
 
