@@ -110,6 +110,8 @@ report: setup
 	$(BIN)/anomalens report benchmarks/results/*.jsonl --markdown benchmarks/RESULTS.md --readme README.md \
 		--html build/report.html $(if $(wildcard benchmarks/results/scores),--scores benchmarks/results/scores)
 	$(BIN)/python benchmarks/qed_vs_eed.py --markdown benchmarks/QED_VS_EED-paper.md > /dev/null
+	$(BIN)/python benchmarks/pq_sweep.py --render-only --preset paper \
+		--out benchmarks/results/sweeps/pq_sweep-fashion_mnist-paper.jsonl --markdown benchmarks/PQ_SWEEP-paper.md > /dev/null
 	@echo "HTML report with per-category figures: build/report.html"
 
 clean:

@@ -5,8 +5,9 @@ embeddings; every (m, c) in m in {1, 2, 4, ..., 128}, c in {1, ..., 8} and the e
 are then scored on those same embeddings. Models come from ``--models`` (saved by
 ``anomalens benchmark --save-models``, e.g. the paper-preset GPU run) or are trained here
 with ``--preset``. One JSONL row per (class, seed, m, c); the run resumes where it stopped.
-The report averages the grid over the networks and adds one line per network;
-``--render-only --preset paper`` regenerates it from the rows alone.
+The report averages the grid over the networks, summarises the paper's setting against the
+exact search and adds one line per network; ``--render-only`` regenerates it from the rows
+alone, for the networks trained like the newest row's (``--preset`` picks that preset's instead).
 
     PYTHONPATH=src python benchmarks/pq_sweep.py --dataset fashion_mnist \\
         --models models/inception_cae_nnqed-fashion_mnist-paper --seeds 0-2 \\
@@ -42,7 +43,7 @@ def embeddings(args, c: int, seed: int, det=None):
 
     split = make_split(load_dataset(args.dataset), "one_vs_rest", c)
     if det is None:
-        det = anomalens.create("inception_cae_nnqed", preset=args.preset, index="flat", seed=seed).fit(split.x_train)
+        det = anomalens.create("inception_cae_nnqed", preset=args.preset or "quick", index="flat", seed=seed).fit(split.x_train)
     return det._embed(split.x_train), det._embed(split.x_test), split.y_test
 
 
@@ -50,7 +51,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="fashion_mnist")
     p.add_argument("--models", type=Path, help="folder of saved detectors class<c>-seed<s>")
-    p.add_argument("--preset", default="quick", help="train here with this preset when --models is not given")
+    p.add_argument("--preset", default=None,
+                   help="train here with this preset when --models is not given (default quick); with "
+                        "--render-only, report the networks trained like this preset's")
     p.add_argument("--classes", default="0-9")
     p.add_argument("--seeds", default="0")
     p.add_argument("--out", type=Path, required=True)
@@ -64,10 +67,13 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # the network's training setting is part of a row: the paper preset changed (GAP in training)
-    preset_gap = anomalens.create("inception_cae_nnqed", preset=args.preset).train_gap
-    done = {(r["normal_class"], r["seed"], r["m"], r["nbits"], r.get("train_gap")) for r in read_results(args.out, repair=True)}
+    preset_gap = anomalens.create("inception_cae_nnqed", preset=args.preset or "quick").train_gap
+    rows = read_results(args.out, repair=True)
+    done = {(r["normal_class"], r["seed"], r["m"], r["nbits"], r.get("train_gap")) for r in rows}
     grid = [("flat", 0, 0)] + [("pq", m, c) for m in MS for c in CS]
-    gap = preset_gap
+    # which networks the report covers: those of --preset, else those of the newest row (one
+    # results file holds the sweeps of networks trained with and without GAP)
+    gap = preset_gap if args.preset or not rows else rows[-1].get("train_gap")
     for c in [] if args.render_only else parse_classes(args.classes, range(10)):
         for seed in parse_seeds(args.seeds):
             det = anomalens.load(Path(args.models) / f"class{c}-seed{seed}") if args.models else None
@@ -92,7 +98,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 row = {"dataset": args.dataset, "normal_class": c, "seed": seed, "index": index, "m": m, "nbits": nbits,
                        "train_gap": gap, "auroc": auroc(y, s), "build_s": round(t1 - t0, 4), "search_s": round(t2 - t1, 4),
-                       "memory_bytes": sc.memory_bytes, "preset": None if args.models else args.preset,
+                       "memory_bytes": sc.memory_bytes, "preset": None if args.models else args.preset or "quick",
                        "models": str(args.models) if args.models else None}
                 _append_row(args.out, row)
             print(f"class {c} seed {seed}: {len(todo)} settings", flush=True)
@@ -129,7 +135,35 @@ def render(rows: list[dict]) -> str:
     for m in MS:
         lines.append(f"| {m} | " + " | ".join(
             f"{cell(lambda r, m=m, c=c: r['m'] == m and r['nbits'] == c, 'search_s'):.3f}" for c in CS) + " |")
-    return "\n".join(lines + ["", *per_network(rows, models)])
+    return "\n".join(lines + ["", *summary(rows, models), "", *per_network(rows, models)])
+
+
+def summary(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
+    """The paper's Fig. 2 claims in numbers: the paper's setting (m = 32, c = 4) against the
+    exact search, the grid means at c = 4 with m >= 8, what c = 1 and c = 2 cost, and on how
+    many networks the paper's setting is at or above the exact search."""
+    def mean(m, c):
+        v = [r["auroc"] for r in rows if r["index"] == ("flat" if m == 0 else "pq") and r["m"] == m
+             and r["nbits"] == c and r.get("auroc") is not None]
+        return 100 * float(np.mean(v)) if v else None
+
+    exact, paper = mean(0, 0), mean(32, 4)
+    if exact is None or paper is None:
+        return ["## Summary", "", "Not enough rows for a summary (needs the exact search and m = 32, c = 4)."]
+    def span(v, digits=2, unit=""):
+        return f"{min(v):.{digits}f} to {max(v):.{digits}f}{unit}" if v else "nothing measured"
+
+    c4 = [v for m in MS if m >= 8 and (v := mean(m, 4)) is not None]
+    cost = {c: [exact - v for m in MS if (v := mean(m, c)) is not None] for c in (1, 2)}
+    own = {(r["normal_class"], r["seed"], r["m"], r["nbits"]): r["auroc"] for r in rows if r.get("auroc") is not None}
+    both = [(own[k + (32, 4)], own[k + (0, 0)]) for k in models if k + (32, 4) in own and k + (0, 0) in own]
+    ahead = sum(p >= e for p, e in both)
+    return ["## Summary", "",
+            f"Grid means over the {len(models)} networks: m = 32, c = 4 gives {paper:.2f} against the exact "
+            f"search's {exact:.2f} ({paper - exact:+.2f}); c = 4 with m >= 8 gives {span(c4)}; against the exact "
+            f"search c = 1 costs {span(cost[1], 1, ' points')} and c = 2 {span(cost[2], 1, ' points')}. "
+            f"On {ahead} of {len(both)} networks m = 32, c = 4 is "
+            "at or above the exact search."]
 
 
 def per_network(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
