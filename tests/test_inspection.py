@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 import anomalens
@@ -14,7 +15,7 @@ from anomalens.cli import app
 from anomalens.data import load_dataset
 from anomalens.data.synthetic_parts import CATEGORIES, DEFECTS, render, write_synthetic_parts
 from anomalens.eval.benchmark import read_results, run_benchmark
-from anomalens.eval.metrics import aupro, pixel_auroc
+from anomalens.eval.metrics import aupro, evaluate_by_defect, pixel_auroc
 from anomalens.train import Phase, train_models
 
 FAST = {"epochs": 6, "patience": 3, "batch_size": 8, "val_fraction": 0.2, "device": "cpu"}
@@ -70,6 +71,31 @@ def test_aupro_perfect_random_and_region_weighting():
     assert pixel_auroc(masks, only_large) > 0.9
     with pytest.raises(ValueError, match="equal in shape"):
         aupro(masks, noise[:2])
+
+
+def test_metrics_by_defect_compare_each_type_with_the_good_images():
+    rng = np.random.default_rng(1)
+    defects = ["good"] * 4 + ["crack"] * 3 + ["missing"] * 3
+    y = np.array([0] * 4 + [1] * 6)
+    masks = np.zeros((10, 16, 16), bool)
+    masks[4:, 4:10, 4:10] = True
+    # cracks score high and are found where they are; missing parts score like good images and
+    # their maps light up the wrong place
+    scores = np.r_[rng.uniform(0, 1, 4), 2 + rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)]
+    maps = 0.1 * rng.random(masks.shape)
+    maps[4:7] += masks[4:7]
+    maps[7:, 10:, 10:] += 1.0
+    out = evaluate_by_defect(defects, y, scores, masks, maps)
+    assert set(out) == {"crack", "missing"} and out["crack"]["n"] == out["missing"]["n"] == 3
+    assert out["crack"]["auroc"] == pytest.approx(1.0) and out["crack"]["pixel_auroc"] == pytest.approx(1.0)
+    assert out["missing"]["pixel_auroc"] < 0.5 and out["missing"]["aupro"] < out["crack"]["aupro"]
+    sel = np.r_[0:4, 7:10]  # the missing parts against the good images only, the cracks left out
+    assert out["missing"]["auroc"] == pytest.approx(roc_auc_score(y[sel], scores[sel]))
+    assert "pixel_auroc" not in evaluate_by_defect(defects, y, scores)["crack"]
+    with pytest.raises(ValueError, match="'good' exactly where"):
+        evaluate_by_defect(["crack"] + defects[1:], y, scores)
+    with pytest.raises(ValueError, match="10 labels"):
+        evaluate_by_defect(defects[:5], y, scores)
 
 
 # -- the training loop's new options ------------------------------------------------------------
@@ -177,6 +203,9 @@ def test_runner_writes_pixel_metrics_and_runs_the_supervised_kfold(parts, tmp_pa
     assert row["protocol"] == "folder" and row["normal_class"] == "bottle"
     for k in ("pixel_auroc", "aupro", "f1", "f1_oracle"):
         assert 0 <= row[k] <= 1
+    assert set(row["by_defect"]) == {"contamination", "broken_rim"}  # one entry per defect folder
+    for d in row["by_defect"].values():
+        assert d["n"] == 3 and 0 <= d["auroc"] <= 1 and 0 <= d["pixel_auroc"] <= 1 and 0 <= d["aupro"] <= 1
     out2 = tmp_path / "cnn.jsonl"
     (row,) = run_benchmark("supervised_cnn", "folder", data_root=parts, category="bottle", preset="quick",
                            out=out2, overrides={"epochs": 2, "device": "cpu"}, progress=False, scores_dir=scores)

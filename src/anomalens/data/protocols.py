@@ -34,6 +34,7 @@ class Split:
     x_test: np.ndarray
     y_test: np.ndarray  # 1 anomalous, 0 normal
     test_masks: np.ndarray | None = None
+    test_defects: list[str] | None = None  # folder datasets: each test image's defect folder ("good" if normal)
 
 
 def _check_protocol(protocol: str, ds: Dataset) -> None:
@@ -55,7 +56,8 @@ def protocol_classes(ds: Dataset, protocol: str) -> list[int]:
 def make_split(ds: Dataset, protocol: str, c: int = 0) -> Split:
     _check_protocol(protocol, ds)
     if protocol == "folder":
-        return Split(protocol, ds.class_names[0], ds.x_train, ds.x_test, ds.y_test.astype(np.int64), ds.test_masks)
+        return Split(protocol, ds.class_names[0], ds.x_train, ds.x_test, ds.y_test.astype(np.int64), ds.test_masks,
+                     ds.test_defects)
     if not 0 <= c < len(ds.class_names):
         raise ValueError(f"class {c} out of range for {ds.name!r} (0..{len(ds.class_names) - 1})")
     if protocol == "one_vs_rest":

@@ -29,7 +29,7 @@ from ..data import load_dataset, make_ood_split, make_split, protocol_classes
 from ..data.protocols import validation_anomalies
 from ..detectors.base import load_detector
 from ..registry import create
-from .metrics import evaluate, evaluate_maps
+from .metrics import evaluate, evaluate_by_defect, evaluate_maps
 
 __all__ = ["run_benchmark", "read_results", "parse_classes", "parse_seeds", "ROW_FIELDS"]
 
@@ -178,10 +178,14 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         "device": det.device_name, "params": _params_of(det), "version": __version__, "commit": commit,
         "fit_models_batched": batched,
     }
+    maps = None
     if split.test_masks is not None and hasattr(det, "anomaly_map") and split.test_masks.any():
         t3 = time.perf_counter()
-        row.update(evaluate_maps(split.test_masks, det.anomaly_map(split.x_test)))
+        maps = det.anomaly_map(split.x_test)
+        row.update(evaluate_maps(split.test_masks, maps))
         row["map_seconds"] = round(time.perf_counter() - t3, 4)
+    if split.test_defects is not None and len(set(split.test_defects) - {"good"}) > 1:
+        row["by_defect"] = evaluate_by_defect(split.test_defects, split.y_test, scores, split.test_masks, maps)
     if split.protocol.startswith("ood:"):
         row["mean_score_normal"] = float(np.mean(scores[split.y_test == 0]))
         row["mean_score_anomalous"] = float(np.mean(scores[split.y_test == 1]))

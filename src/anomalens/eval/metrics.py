@@ -19,7 +19,7 @@ from sklearn.metrics import (
 )
 
 __all__ = ["auroc", "aupr_anomaly", "aupr_normal", "fpr_at_tpr", "f1_at_threshold", "f1_oracle", "evaluate",
-           "pixel_auroc", "aupro", "evaluate_maps"]
+           "pixel_auroc", "aupro", "evaluate_maps", "evaluate_by_defect"]
 
 
 def _check(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -154,3 +154,31 @@ def aupro(masks, maps, max_fpr: float = 0.3) -> float:
 def evaluate_maps(masks, maps) -> dict[str, float]:
     """Pixel-level metrics of one run: ``pixel_auroc`` and ``aupro``."""
     return {"pixel_auroc": pixel_auroc(masks, maps), "aupro": aupro(masks, maps)}
+
+
+def evaluate_by_defect(defects, y_true, scores, masks=None, maps=None) -> dict[str, dict[str, float]]:
+    """Metrics per defect type of a folder dataset (MVTec AD layout: ``test/<defect>/``).
+
+    ``defects`` names each test image's folder (``"good"`` for the normal ones). Each defect
+    type is measured against all the good images: image ``auroc`` of that type vs good and,
+    where ``masks`` and ``maps`` are given, ``pixel_auroc`` and ``aupro`` over that type's and
+    the good images' pixels; ``n`` is the number of images of the type. Which kind of defect a
+    method misses is what the overall figure hides.
+    """
+    d = np.asarray(defects, dtype=object)
+    y, s = _check(y_true, scores)
+    if d.shape != y.shape:
+        raise ValueError(f"defects has {d.size} names but y_true has {y.size} labels")
+    if np.any((d == "good") != (y == 0)):
+        raise ValueError("defects must be 'good' exactly where y_true is 0")
+    good = d == "good"
+    if not good.any():
+        raise ValueError("per-defect metrics need good test images to compare with")
+    out: dict[str, dict[str, float]] = {}
+    for name in sorted(set(d[~good])):
+        sel = good | (d == name)
+        row = {"n": int((d == name).sum()), "auroc": auroc(y[sel], s[sel])}
+        if masks is not None and maps is not None and np.asarray(masks)[d == name].any():
+            row.update(evaluate_maps(np.asarray(masks)[sel], np.asarray(maps)[sel]))
+        out[str(name)] = row
+    return out
