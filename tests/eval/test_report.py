@@ -1,6 +1,6 @@
 import numpy as np
 
-from anomalens.eval.report import render_markdown, summarize, write_report
+from anomalens.eval.report import render_html, render_markdown, summarize, write_report
 
 
 def rows(method="raw_nnqed", dataset="mnist", seeds=(0, 1)):
@@ -189,3 +189,21 @@ def test_paired_differences_match_class_seed_and_parameters(tmp_path):
     both = [c for c in paired_differences(rs + turns) if c.method == "kd_cae+dcgan"]
     assert sorted(str(c.params["dcgan"]) for c in both) == ["{'epochs': 300, 'alternate': False}", "{'epochs': 300}"]
     assert sorted(round(float(np.mean(c.by_seed())), 6) for c in both) == [0.1, 0.3]
+
+
+def test_folder_rows_get_a_table_by_defect_type_over_the_seeds_that_have_it():
+    old = _folder_rows("synthetic_parts")  # seed 0, written before rows carried per-defect figures
+    new = []
+    for s, (crack, missing) in ((1, (0.9, 0.5)), (2, (0.8, 0.7))):
+        for r in _folder_rows("synthetic_parts"):
+            by = {"crack": {"n": 10, "auroc": crack, "pixel_auroc": 0.95, "aupro": 0.9},
+                  "missing": {"n": 5, "auroc": missing}}
+            new.append({**r, "seed": s, "by_defect": by})
+    md = render_markdown(summarize(old + new))
+    assert "By defect type" in md
+    lines = md.splitlines()
+    assert "| bottle | crack | 10 | 2 | 85.0 | 95.0 | 90.0 |" in lines
+    assert "| bottle | missing | 5 | 2 | 60.0 | — | — |" in lines
+    assert "By defect type" not in render_markdown(summarize(rows()))
+    page = render_html(summarize(old + new))
+    assert "<td>bottle</td><td>crack</td><td>10</td><td>2</td><td>85.0</td>" in page

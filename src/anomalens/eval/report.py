@@ -44,6 +44,8 @@ class ClassStat:
     normal_class: str
     auroc: list[float] = field(default_factory=list)
     other: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    #: folder datasets: defect type -> metric -> one value per seed whose row has it
+    by_defect: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def mean(self, key: str = "auroc") -> float:
         vals = self.auroc if key == "auroc" else self.other[key]
@@ -158,6 +160,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[Group]:
         for k in _OTHER:
             if r.get(k) is not None:
                 stat.other[k].append(float(r[k]))
+        for name, metrics in (r.get("by_defect") or {}).items():
+            per = stat.by_defect.setdefault(name, defaultdict(list))
+            for k, v in metrics.items():
+                per[k].append(float(v))
         g.devices.add(str(r.get("device", "?")))
     return sorted(groups.values(), key=lambda g: (g.dataset, g.protocol, g.method, g.preset, g.title))
 
@@ -346,6 +352,26 @@ def _table(g: Group) -> tuple[list[list[str]], list[str]]:
     return rows, average + [""] * (len(_columns(g)) - len(average))
 
 
+_DEFECT_INTRO = ("By defect type: each type against the good test images; pixel metrics where the detector has "
+                 "maps; mean over the seeds whose rows carry per-defect figures.")
+_DEFECT_COLUMNS = ("class", "defect type", "images", "seeds", "image AUROC", "pixel AUROC", "AUPRO")
+
+
+def _defect_table(g: Group) -> list[list[str]]:
+    """Folder datasets: one row per (category, defect type), each type against the good images
+    (``eval.metrics.evaluate_by_defect``), mean over the seeds whose rows carry it; [] if none do."""
+    rows = []
+    for c in g.sorted_classes():
+        for name in sorted(c.by_defect):
+            m = c.by_defect[name]
+
+            def cell(k, m=m):
+                return _pct(float(np.mean(m[k]))) if m.get(k) else "—"
+            rows.append([c.normal_class, name, f"{int(np.mean(m['n']))}", str(len(m["auroc"])), cell("auroc"),
+                         cell("pixel_auroc"), cell("aupro")])
+    return rows
+
+
 def _partial_note(g: Group) -> str:
     ref = g.paper_average()
     text = f" **Partial: {g.classes_label()} classes.** The average is over the classes run, not the table's"
@@ -377,6 +403,10 @@ def render_markdown(groups: Sequence[Group], *, header: str = "", comparisons: S
         lines += [_md_row(r) for r in rows]
         lines.append(_md_row([f"**{c}**" if c else "" for c in average]))
         lines.append("")
+        defects = _defect_table(g)
+        if defects:
+            lines += [_DEFECT_INTRO, "",
+                      _md_row(_DEFECT_COLUMNS), "|" + "---|" * len(_DEFECT_COLUMNS), *map(_md_row, defects), ""]
     lines.append(_footnote(groups))
     paired = render_comparisons(comparisons)
     if paired:
@@ -472,6 +502,12 @@ def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = (),
         for r in rows + [average]:
             parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
         parts.append("</table>")
+        defects = _defect_table(g)
+        if defects:
+            parts.append(f"<p>{_DEFECT_INTRO}</p><table>")
+            parts += ["<tr>" + "".join(f"<{t}>{html.escape(x)}</{t}>" for x in r) + "</tr>"
+                      for t, r in [("th", _DEFECT_COLUMNS)] + [("td", r) for r in defects]]
+            parts.append("</table>")
     parts.append(f"<p>{html.escape(_footnote(groups))}</p>")
     if comparisons:
         parts.append(f"<h2>With and without</h2><p>{html.escape(_PAIRED_INTRO)}</p>")
