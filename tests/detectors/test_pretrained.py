@@ -120,6 +120,27 @@ def test_patch_map_finds_the_defect(images, anomalies):
     assert not np.allclose(det.score(anomalies), a, rtol=1e-3)
 
 
+def test_coreset_bank_keeps_a_share_of_the_patches_and_scores_by_search(images, anomalies, tmp_path):
+    from anomalens.scoring.coreset import greedy_coreset
+
+    det = anomalens.create("vgg19_patch_nnqed", index="flat", coreset=0.25, input_size=32, holdout=0.25,
+                           device="cpu").fit(images[:40])
+    bank = np.setdiff1d(np.arange(40), det.held_idx_)
+    train = _patches_by_hand(images[bank]).reshape(-1, 768)
+    kept = train[np.sort(greedy_coreset(train, round(0.25 * len(train)), seed=0))]
+    assert det.scorer_.index_.ntotal == len(kept) == 480
+    q = _patches_by_hand(anomalies[:4])
+    d2 = ((q[:, :, None, :] - kept[None, None]) ** 2).sum(-1).min(-1)
+    np.testing.assert_allclose(det.score(anomalies[:4]), d2.max(1), rtol=1e-3)
+    # the bank's own images are no longer all found exactly: their scores come from a search
+    np.testing.assert_allclose(det.train_scores_[bank], det.score(images[bank]), rtol=1e-3)
+    assert det.train_scores_[bank].max() > 0
+    det.save(tmp_path / "c")
+    np.testing.assert_array_equal(anomalens.load(tmp_path / "c").score(anomalies[:4]), det.score(anomalies[:4]))
+    with pytest.raises(ValueError, match="'coreset'"):
+        anomalens.create("vgg19_patch_nnqed", coreset=1.5).fit(images)
+
+
 def test_patch_detector_saves_loads_and_names_bad_parameters(images, anomalies, tmp_path):
     det = anomalens.create("vgg19_patch_nnqed", input_size=32, m=16, device="cpu").fit(images)
     det.save(tmp_path / "m")

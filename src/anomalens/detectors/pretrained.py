@@ -165,6 +165,13 @@ class VGG19PatchNNQED(VGG19NNQED):
     (DESIGN.md, *Pretrained backbones*), hence VGG19's third and fourth blocks, chosen before
     any result was seen.
 
+    ``coreset`` keeps instead PatchCore's own memory bank: that share of the training patches,
+    chosen by greedy k-center selection (:func:`anomalens.scoring.coreset.greedy_coreset`,
+    on a 128-d random projection), indexed with ``index`` (``"flat"`` for PatchCore's exact
+    search). At ``coreset=1/64`` with ``index="flat"`` the bank takes the memory of the
+    default's PQ codes of all patches (48 bytes a patch against 3 KB), the comparison of the
+    two ways to compress.
+
     Threshold: a seeded ``holdout`` share of the training images is kept out of the patch
     bank; ``threshold_`` is the ``threshold_quantile`` of their scores. The other training
     images' scores (``train_scores_``) are their patches' own quantization errors, what a
@@ -182,6 +189,9 @@ class VGG19PatchNNQED(VGG19NNQED):
     map_sigma : float, default 0.5
         Standard deviation of the Gaussian that smooths the map, in patch-grid cells (0.5 cell
         = 4 px on a 256 px image with a 32 x 32 grid); 0 = no smoothing.
+    coreset : float or None, default None
+        Share of the training patches kept by greedy k-center selection (PatchCore); None
+        keeps them all.
     index, m, nbits, k
         The patch index, as in :class:`~anomalens.detectors.knn.RawNNQED` (default fast-scan PQ,
         m = 96 x 4 bits).
@@ -209,6 +219,7 @@ class VGG19PatchNNQED(VGG19NNQED):
         "input_size": NoneOr(Interval(int, 32, None)),
         "holdout": Interval(float, 0.0, 0.5, lo_open=True),
         "map_sigma": Interval(float, 0.0, None),
+        "coreset": NoneOr(Interval(float, 0.0, 1.0, lo_open=True)),
     }
 
     def __init__(
@@ -218,6 +229,7 @@ class VGG19PatchNNQED(VGG19NNQED):
         input_size: int | None = 128,
         holdout: float = 0.1,
         map_sigma: float = 0.5,
+        coreset: float | None = None,
         batch_size: int = 32,
         index: str = "pq_fastscan",
         m: int = 96,
@@ -283,16 +295,24 @@ class VGG19PatchNNQED(VGG19NNQED):
                              "to set the threshold with; give more images or a larger holdout")
         maps = self._patch_maps(X[bank])
         self.grid_ = tuple(int(s) for s in maps.shape[1:3])
-        self.scorer_ = self._new_scorer().fit(maps.reshape(-1, maps.shape[-1]))
+        patches = maps.reshape(-1, maps.shape[-1])
+        if self.coreset is not None:
+            from ..scoring.coreset import greedy_coreset
+
+            n = max(self._min_train_samples(), round(self.coreset * len(patches)))
+            patches = patches[np.sort(greedy_coreset(patches, min(n, len(patches)), seed=self.seed))]
+        self.scorer_ = self._new_scorer().fit(patches)
         self.held_idx_ = held
         self._bank_scores = (X, bank, self._indexed_scores(maps))  # a few floats; the maps are freed
 
     def _indexed_scores(self, maps: np.ndarray) -> np.ndarray:
-        """Scores of images whose patches are all in the index: each patch's nearest-neighbour
-        distance is its own quantization error (:meth:`KNNScorer.self_distances`, no search;
-        0 for ``flat``), the image's the largest."""
+        """Scores of the bank's images: when all their patches are in the index, each patch's
+        nearest-neighbour distance is its own quantization error (:meth:`KNNScorer.self_distances`,
+        no search; 0 for ``flat``); with a coreset, a search. The image's is the largest."""
         n, h, w, d = maps.shape
-        return self.scorer_.self_distances(maps.reshape(-1, d)).reshape(n, h * w).max(axis=1)
+        flat = maps.reshape(-1, d)
+        dist = self.scorer_.score(flat) if self.coreset is not None else self.scorer_.self_distances(flat)
+        return dist.reshape(n, h * w).max(axis=1)
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Held-out images: searched like test images; indexed ones: :meth:`_indexed_scores`."""
