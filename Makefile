@@ -95,7 +95,8 @@ reproduce-004: setup
 
 # Beyond the papers, nothing trained, frozen ImageNet VGG19 features: vgg19_nnqed on every class
 # of MNIST and Fashion-MNIST (about 25 minutes per dataset on one CPU core) and vgg19_patch_nnqed
-# on every synthetic_parts category (about 4 minutes per category on 2 cores). PARTS=pooled|patch.
+# on every synthetic_parts category, PQ bank and coreset bank (about 3 minutes each per category
+# on 2 cores). PARTS=pooled|patch|coreset.
 # On the lent GPU machine, with ImageNet-sized inputs too: sh benchmarks/device.sh 560 vgg19
 results-vgg19: setup
 	ANOMALENS="$(BIN)/anomalens" sh benchmarks/vgg19.sh

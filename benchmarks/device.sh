@@ -8,7 +8,7 @@
 #   seed000 ... seed004   benchmarks/seedNNN.sh with their own environment (PRESET [paper], SEEDS,
 #                DATASETS, BATCH, PARTS, ...; see each script), e.g. SEEDS=0 BATCH="--batch-models 10"
 #   vgg19        benchmarks/vgg19.sh: vgg19_nnqed at 32 px and 224 px (INPUT_SIZES) and vgg19_patch_nnqed
-#                on synthetic_parts (PARTS="pooled patch"); needs the VGG19 weights:
+#                on synthetic_parts (PARTS="pooled patch coreset"); needs the VGG19 weights:
 #                VGG19=1 sh benchmarks/device_prepare.sh, carry ".vgg19"
 # Everything comes back as $OUT/results.tar.gz (benchmarks/results and the speed tables) and
 # $OUT/device.log; here: tar xzf <files_at>/results.tar.gz && make report.

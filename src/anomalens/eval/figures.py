@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: hyper-parameters that name a variant of a method in legends and titles
-LABEL_PARAMS = ("index", "score_mode", "noise_share")
+LABEL_PARAMS = ("index", "coreset", "score_mode", "noise_share")
 #: how many of the most anomalous test images a record keeps as panels
 TOP_K = 4
 #: the longest side of a stored panel tile, in pixels
@@ -48,7 +48,7 @@ RECORD_VERSION = 1
 
 def method_label(method: str, params: dict[str, Any] | None = None) -> str:
     """``"kd_cae (score_mode=re)"``: the method and the parameters that name its variant."""
-    extra = ", ".join(f"{k}={v}" for k, v in (params or {}).items() if k in LABEL_PARAMS)
+    extra = ", ".join(f"{k}={v}" for k, v in (params or {}).items() if k in LABEL_PARAMS and v is not None)
     return f"{method} ({extra})" if extra else method
 
 

@@ -31,7 +31,7 @@ __all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_compari
 
 _HIDDEN_PARAMS = {"seed", "verbose"}
 #: parameters the summary names beside the method (the variants a results file holds side by side)
-_SUMMARY_PARAMS = ("index", "score_mode", "dcgan", "train_gap")
+_SUMMARY_PARAMS = ("index", "coreset", "score_mode", "dcgan", "train_gap")
 
 
 def _class_order(name: str) -> tuple:
@@ -542,7 +542,7 @@ def render_summary(groups: Sequence[Group]) -> str:
     for g in groups:
         avg, sd = g.average()
         ref = g.paper_average()
-        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in _SUMMARY_PARAMS)
+        extra = ", ".join(f"{k}={v}" for k, v in g.params.items() if k in _SUMMARY_PARAMS and v is not None)
         paper = "—" if ref is None else (
             f"{_ref_cell(ref)} ({ref.label}{f'; {ref.spread_kind}' if g.is_partial() else ''})")
         lines.append(
