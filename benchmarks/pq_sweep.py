@@ -150,6 +150,7 @@ def summary(rows: list[dict], models: list[tuple[int, int]]) -> list[str]:
     exact, paper = mean(0, 0), mean(32, 4)
     if exact is None or paper is None:
         return ["## Summary", "", "Not enough rows for a summary (needs the exact search and m = 32, c = 4)."]
+
     def span(v, digits=2, unit=""):
         return f"{min(v):.{digits}f} to {max(v):.{digits}f}{unit}" if v else "nothing measured"
 

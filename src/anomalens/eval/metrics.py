@@ -174,11 +174,15 @@ def evaluate_by_defect(defects, y_true, scores, masks=None, maps=None) -> dict[s
     good = d == "good"
     if not good.any():
         raise ValueError("per-defect metrics need good test images to compare with")
+    pixels = masks is not None and maps is not None
+    if pixels:
+        masks, maps = np.asarray(masks), np.asarray(maps)
     out: dict[str, dict[str, float]] = {}
     for name in sorted(set(d[~good])):
-        sel = good | (d == name)
-        row = {"n": int((d == name).sum()), "auroc": auroc(y[sel], s[sel])}
-        if masks is not None and maps is not None and np.asarray(masks)[d == name].any():
-            row.update(evaluate_maps(np.asarray(masks)[sel], np.asarray(maps)[sel]))
+        own = d == name
+        sel = good | own
+        row = {"n": int(own.sum()), "auroc": auroc(y[sel], s[sel])}
+        if pixels and masks[own].any():
+            row.update(evaluate_maps(masks[sel], maps[sel]))
         out[str(name)] = row
     return out
