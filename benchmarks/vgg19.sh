@@ -31,13 +31,11 @@ for part in ${PARTS:-pooled patch coreset}; do
         D=${PATCH_DATASET:-synthetic_parts}
         ROOT=""
         if [ -n "${DATA_ROOT:-}" ]; then ROOT="--data-root $DATA_ROOT"; fi
-        if [ "$part" = patch ]; then
-            $A benchmark --method vgg19_patch_nnqed --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
-                --out "$R/vgg19_patch_nnqed-$D-quick.jsonl" --scores "${SCORES:-$R/scores}"
-        else
-            $A benchmark --method vgg19_patch_nnqed --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
-                --set coreset=0.015625 --set index=flat --out "$R/vgg19_patch_nnqed-$D-quick.jsonl"
-        fi ;;
+        # patch keeps score records for the report's figures; coreset is its equal-memory variant
+        if [ "$part" = patch ]; then set -- --scores "${SCORES:-$R/scores}"
+        else set -- --set coreset=0.015625 --set index=flat; fi
+        $A benchmark --method vgg19_patch_nnqed --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
+            "$@" --out "$R/vgg19_patch_nnqed-$D-quick.jsonl" ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
     esac
 done

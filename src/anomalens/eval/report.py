@@ -487,6 +487,12 @@ def html_page(title: str, body: str) -> str:
     ])
 
 
+def _html_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """An HTML table's rows: ``header`` as <th> cells, then ``rows`` as <td> cells, escaped."""
+    return ["<tr>" + "".join(f"<{t}>{html.escape(x)}</{t}>" for x in r) + "</tr>"
+            for t, r in [("th", header)] + [("td", r) for r in rows]]
+
+
 def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = (),
                 comparisons: Sequence[Comparison] = ()) -> str:
     """The tables and AUROC charts of ``groups``, the with/without ``comparisons``; then, if
@@ -498,15 +504,12 @@ def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = (),
         parts.append(f"<h2>{html.escape(g.title)}</h2>")
         parts.append(f"<img alt='AUROC per class' src='data:image/png;base64,{_chart_png(g)}'>")
         parts.append("<table>")
-        parts.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in _columns(g)) + "</tr>")
-        for r in rows + [average]:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
+        parts += _html_rows(_columns(g), rows + [average])
         parts.append("</table>")
         defects = _defect_table(g)
         if defects:
             parts.append(f"<p>{_DEFECT_INTRO}</p><table>")
-            parts += ["<tr>" + "".join(f"<{t}>{html.escape(x)}</{t}>" for x in r) + "</tr>"
-                      for t, r in [("th", _DEFECT_COLUMNS)] + [("td", r) for r in defects]]
+            parts += _html_rows(_DEFECT_COLUMNS, defects)
             parts.append("</table>")
     parts.append(f"<p>{html.escape(_footnote(groups))}</p>")
     if comparisons:
@@ -514,8 +517,7 @@ def render_html(groups: Sequence[Group], records: Sequence[dict[str, Any]] = (),
         for c in comparisons:
             title, header, rows, notes = _comparison_table(c)
             parts.append(f"<h3>{html.escape(title)}</h3><table>")
-            parts += ["<tr>" + "".join(f"<{t}>{html.escape(x)}</{t}>" for x in r) + "</tr>"
-                      for t, r in [("th", header)] + [("td", r) for r in rows]]
+            parts += _html_rows(header, rows)
             parts.append("</table>")
             parts += [f"<p>{html.escape(n.replace('`', ''))}</p>" for n in notes]
     if records:
