@@ -1,4 +1,4 @@
-"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score, serve, augment.
+"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score, calibrate, serve, augment.
 
 A thin shell over the Python API: flags map one to one onto ``create`` overrides
 (an unset flag is ``None`` and dropped), heavy imports happen inside the commands.
@@ -219,7 +219,6 @@ def score(
 ) -> None:
     """Score images: prints path, score and 0/1 (1 = anomalous) per image."""
     from ._io import atomic_write_text
-    from .data.images import as_image_array
     from .detectors.base import load_detector
 
     try:
@@ -227,36 +226,20 @@ def score(
         if maps is not None and not hasattr(det, "anomaly_map"):
             raise ValueError(f"--maps: {det.name} does not localise anomalies (no anomaly_map); "
                              f"detectors that do: kd_cae, ni_cae, cae_ssim, the dpa family, vgg19_patch_nnqed")
-        paths: list[Path] = []
-        for p in inputs:
-            paths.extend(_images_under(p) if p.is_dir() else [p])
-        import numpy as np
-        from tqdm.auto import tqdm
-
-        from .data.images import read_image
-        from .eval.maps import write_overlays
-
-        size, channels = det.score_format()
-        names = _map_names(paths, inputs) if maps is not None else []
-        step = 64 if maps is not None else 512  # read, score and map in chunks: memory bounded for any folder
-        scores = np.empty(len(paths))
-        for i in tqdm(range(0, len(paths), step), desc="scoring", unit="chunk", disable=len(paths) <= step,
-                      leave=False):
-            chunk = paths[i : i + step]
-            images = as_image_array(chunk, size=size, channels=channels)
-            scores[i : i + len(chunk)] = det.score(images)
-            if maps is not None:  # overlays at the files' own size
-                write_overlays(names[i : i + step], [read_image(p) for p in chunk], det.anomaly_map(images), maps)
+        paths = _expand_inputs(inputs)
+        scores = _score_paths(det, paths, maps=maps, map_names=_map_names(paths, inputs) if maps else None)
         if report is not None:
             _score_report(report, det, model, paths, inputs, scores)
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     flags = (scores > det.threshold_).astype(int)
+    calibrated = hasattr(det, "calibration_scores_")
+    pvals = det.p_values_from_scores(scores) if calibrated else [None] * len(scores)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "score", "anomalous"])
-    for p, s, f in zip(paths, scores, flags):
-        w.writerow([str(p), f"{s:.6g}", int(f)])
+    w.writerow(["path", "score", "anomalous"] + (["p_value"] if calibrated else []))
+    for p, s, f, pv in zip(paths, scores, flags, pvals):
+        w.writerow([str(p), f"{s:.6g}", int(f)] + ([f"{pv:.6g}"] if calibrated else []))
     if csv_out is not None:
         try:
             atomic_write_text(csv_out, buf.getvalue(), what="CSV output")
@@ -348,9 +331,67 @@ def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[P
     view = RunView(label=det.name, scores=np.asarray(scores), threshold=float(det.threshold_),
                    labels=None if labels is None else np.asarray(labels), panels=panels,
                    notes=[f"{len(paths)} images; {int((scores > det.threshold_).sum())} above the threshold "
-                          f"{det.threshold_:.6g} (chosen from training data)"])
+                          f"{det.threshold_:.6g} ({_threshold_source(det)})"])
     body = render_section(f"{det.name} ({model}) on {', '.join(map(str, inputs))}", [view], level=2)
     atomic_write_text(out, html_page("anomalens score report", body), what="score report")
+
+
+@app.command()
+def calibrate(
+    model: Path = typer.Argument(..., help="Directory written by `anomalens fit`; rewritten in place unless --out."),
+    inputs: list[Path] = typer.Argument(..., help="Normal images the model was not fitted on: files and/or folders."),
+    fpr: float = typer.Option(0.01, help="False-positive rate to guarantee on normal images, in (0, 1)."),
+    out: Optional[Path] = typer.Option(None, help="Save the calibrated model here instead of over MODEL."),
+) -> None:
+    """Re-set a fitted model's threshold from held-out normal images (conformal: at most --fpr false alarms)."""
+    from .detectors.base import load_detector
+
+    try:
+        det = load_detector(model)
+        old = det.threshold_
+        det.calibrate_from_scores(_score_paths(det, _expand_inputs(inputs)), fpr=fpr)
+        det.save(out if out is not None else model)
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    typer.echo(f"calibrated {det.name} on {det.calibration_['images']} normal images at fpr={fpr}: threshold "
+               f"{old:.6g} -> {det.threshold_:.6g}; saved to {out if out is not None else model}")
+
+
+def _threshold_source(det) -> str:
+    cal = getattr(det, "calibration_", None)
+    if cal is None:
+        return "chosen from training data"
+    return f"calibrated on {cal['images']} held-out normal images at fpr {cal['fpr']:g}"
+
+
+def _expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Image files named on the command line, folders replaced by the images under them."""
+    paths: list[Path] = []
+    for p in inputs:
+        paths.extend(_images_under(p) if p.is_dir() else [p])
+    return paths
+
+
+def _score_paths(det, paths: list[Path], *, maps: Path | None = None, map_names: list[str] | None = None):
+    """Scores of image files, read and scored in chunks (512, or 64 when writing the overlays
+    of ``maps``) so memory stays bounded for any folder."""
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .data.images import as_image_array, read_image
+    from .eval.maps import write_overlays
+
+    size, channels = det.score_format()
+    step = 64 if maps is not None else 512
+    scores = np.empty(len(paths))
+    for i in tqdm(range(0, len(paths), step), desc="scoring", unit="chunk", disable=len(paths) <= step,
+                  leave=False):
+        chunk = paths[i : i + step]
+        images = as_image_array(chunk, size=size, channels=channels)
+        scores[i : i + len(chunk)] = det.score(images)
+        if maps is not None:  # overlays at the files' own size
+            write_overlays(map_names[i : i + step], [read_image(p) for p in chunk], det.anomaly_map(images), maps)
+    return scores
 
 
 def _images_under(folder: Path) -> list[Path]:

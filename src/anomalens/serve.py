@@ -8,7 +8,8 @@ faiss indexes are not promised to be safe under concurrent calls).
 Endpoints
 ---------
 ``GET /health``
-    ``{"status": "ok", "method", "threshold", "input_shape"}``.
+    ``{"status": "ok", "method", "threshold", "input_shape", "calibration"}`` (``calibration``:
+    ``{"images", "fpr"}`` of ``anomalens calibrate``, or null).
 ``POST /score``
     The body is either one encoded image (PNG, JPEG, ... with any ``Content-Type`` except
     ``multipart/form-data``; name it with ``?name=``) or ``multipart/form-data`` with one
@@ -16,7 +17,8 @@ Endpoints
     with the policy of :func:`anomalens.data.images.read_image` and resized to the size
     the detector was fitted at, exactly as ``anomalens score`` does. Answers
     ``{"threshold": t, "results": [{"name", "score", "anomalous"}, ...]}`` in upload order;
-    ``anomalous`` is ``score > threshold`` (the threshold chosen from training data at fit).
+    ``anomalous`` is ``score > threshold`` (the threshold chosen from training data at fit, or
+    by ``anomalens calibrate``); a calibrated model's results also carry ``p_value``.
 ``POST /map``
     One image (either form): answers ``image/png``, the anomaly-map overlay at the upload's
     own size, with headers ``X-Anomaly-Score`` and ``X-Anomalous`` (0/1). Only detectors
@@ -78,7 +80,7 @@ class ScoringService:
         """What ``GET /health`` answers."""
         det = self.detector
         return {"status": "ok", "method": det.name, "threshold": float(det.threshold_),
-                "input_shape": list(det.input_shape_)}
+                "input_shape": list(det.input_shape_), "calibration": getattr(det, "calibration_", None)}
 
     def score(self, uploads: list[tuple[str, bytes]]) -> dict:
         """Score ``(name, encoded image bytes)`` pairs; what ``POST /score`` answers.
@@ -93,6 +95,9 @@ class ScoringService:
         threshold = float(det.threshold_)
         results = [{"name": name, "score": float(s) if math.isfinite(s) else None, "anomalous": bool(s > threshold)}
                    for (name, _), s in zip(uploads, scores)]
+        if hasattr(det, "calibration_scores_"):  # a calibrated model also answers conformal p-values
+            for r, p in zip(results, det.p_values_from_scores(np.nan_to_num(scores, nan=np.inf))):
+                r["p_value"] = float(p)
         return {"threshold": threshold, "results": results}
 
     def map_png(self, upload: tuple[str, bytes]) -> tuple[bytes, float]:

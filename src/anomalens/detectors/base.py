@@ -8,6 +8,8 @@ Every detector is a :class:`BaseDetector`:
   leave-one-out where the method allows), set ``threshold_`` from those scores only;
 * ``score(X)`` returns one float per image, **higher = more anomalous**;
 * ``predict(X)`` returns ``score(X) > threshold_`` as 0/1;
+* ``calibrate(X, fpr=)`` re-sets ``threshold_`` from held-out normal images with a
+  conformal false-positive guarantee, and ``p_values(X)`` scores against them;
 * ``save(dir)`` writes ``config.json`` + ``weights.safetensors`` atomically;
   ``anomalens.load(dir)`` restores the detector without pickle.
 
@@ -274,6 +276,61 @@ class BaseDetector:
         """0 (normal) / 1 (anomalous) per image, by ``score(X) > threshold_``."""
         return (self.score(X) > self.threshold_).astype(np.int64)
 
+    # -- calibration on held-out normal images ------------------------------------------------
+    def calibrate(self, X: Any, *, fpr: float = 0.01) -> BaseDetector:
+        """Re-set ``threshold_`` from normal images the detector was not fitted on, so that
+        :meth:`predict` flags at most ``fpr`` of normal images (split-conformal guarantee).
+
+        With the ``n`` calibration scores sorted, the threshold is the ``k``-th smallest,
+        ``k = ceil((n + 1)(1 - fpr))``: for a new normal image exchangeable with them,
+        ``P(score > threshold_) <= (n + 1 - k) / (n + 1) <= fpr``, whatever the detector and
+        however optimistic its training scores are (an autoencoder's reconstruction error on
+        its own training images, say). ``n`` must therefore be at least ``ceil(1 / fpr) - 1``
+        (99 images for the default 1 %). The scores are kept as ``calibration_scores_`` for
+        :meth:`p_values`; :meth:`fit` discards them. Returns ``self``.
+        """
+        self._check_is_fitted()
+        return self.calibrate_from_scores(self.score(X), fpr=fpr)
+
+    def calibrate_from_scores(self, scores: Any, *, fpr: float = 0.01) -> BaseDetector:
+        """:meth:`calibrate` from the :meth:`score` of the held-out normal images (for callers
+        that score in chunks)."""
+        self._check_is_fitted()
+        if isinstance(fpr, bool) or not isinstance(fpr, (int, float, np.floating)) or not 0.0 < fpr < 1.0:
+            raise ValueError(f"fpr must be a float in (0, 1), got {fpr!r}")
+        scores = np.sort(np.asarray(scores, dtype=np.float64))
+        if scores.ndim != 1 or not len(scores) or not np.all(np.isfinite(scores)):
+            raise ValueError(f"calibration scores must be a non-empty 1-d array of finite numbers, got shape "
+                             f"{scores.shape}")
+        n = len(scores)
+        k = math.ceil((n + 1) * (1.0 - float(fpr)) - 1e-9)  # tolerance: (n + 1)(1 - fpr) is often an integer
+        if k > n:
+            need = math.ceil(1.0 / float(fpr) - 1.0 - 1e-9)
+            raise ValueError(f"calibrating at fpr={fpr} needs at least {need} normal images, got {n}")
+        self.threshold_ = float(scores[max(k, 1) - 1])
+        self.calibration_scores_ = scores
+        self.calibration_ = {"images": n, "fpr": float(fpr)}
+        return self
+
+    def p_values(self, X: Any) -> np.ndarray:
+        """Conformal p-value per image against the calibration images of :meth:`calibrate`:
+        ``(1 + #{calibration scores >= score}) / (n + 1)``. Small = unlike the normal images;
+        for a normal image ``P(p <= a) <= a`` at every level ``a``."""
+        self._check_is_calibrated()
+        return self.p_values_from_scores(self.score(X))
+
+    def p_values_from_scores(self, scores: Any) -> np.ndarray:
+        """:meth:`p_values` of images already scored with :meth:`score` (no second pass)."""
+        self._check_is_calibrated()
+        cal = self.calibration_scores_
+        above = len(cal) - np.searchsorted(cal, np.asarray(scores, dtype=np.float64), side="left")
+        return (1.0 + above) / (len(cal) + 1.0)
+
+    def _check_is_calibrated(self) -> None:
+        if not hasattr(self, "calibration_scores_"):
+            raise NotFittedError(f"this {type(self).__name__} has no calibration scores: call calibrate(X) with "
+                                 "held-out normal images first (anomalens calibrate MODEL IMAGES)")
+
     # -- subclass hooks -----------------------------------------------------------------------
     def _fit(self, X: np.ndarray) -> None:
         raise NotImplementedError
@@ -307,6 +364,9 @@ class BaseDetector:
         self._check_is_fitted()
         tensors = {k: np.ascontiguousarray(v) for k, v in self._get_state().items()}
         tensors["train_scores_"] = np.ascontiguousarray(self.train_scores_)
+        calibrated = hasattr(self, "calibration_scores_")
+        if calibrated:
+            tensors["calibration_scores_"] = np.ascontiguousarray(self.calibration_scores_)
         with atomic_dir(path, what="model") as tmp:
             save_safetensors(tensors, tmp / WEIGHTS_FILE)
             from ..data.fetch import sha256_file
@@ -317,7 +377,8 @@ class BaseDetector:
                 "detector": self.name,
                 "params": _jsonable(self.get_params()),
                 "fitted": _jsonable(
-                    {"threshold_": self.threshold_, "input_shape_": list(self.input_shape_), **self._fitted_scalars()}
+                    {"threshold_": self.threshold_, "input_shape_": list(self.input_shape_),
+                     **({"calibration_": self.calibration_} if calibrated else {}), **self._fitted_scalars()}
                 ),
                 "weights_sha256": sha256_file(tmp / WEIGHTS_FILE),
             }
@@ -381,8 +442,13 @@ def load_detector(path: str | Path) -> BaseDetector:
     det.train_scores_ = tensors.pop("train_scores_")
     det.input_shape_ = tuple(fitted.pop("input_shape_"))
     threshold = float(fitted.pop("threshold_"))
+    calibration, cal_scores = fitted.pop("calibration_", None), tensors.pop("calibration_scores_", None)
+    if (calibration is None) != (cal_scores is None):
+        raise ModelFileError(f"{str(d)!r}: calibration is saved only in part (config.json and weights disagree)")
     det._set_state(tensors, fitted)
     det.threshold_ = threshold
+    if calibration is not None:
+        det.calibration_, det.calibration_scores_ = calibration, np.asarray(cal_scores, dtype=np.float64)
     return det
 
 

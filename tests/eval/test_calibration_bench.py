@@ -1,0 +1,44 @@
+"""benchmarks/calibration.py: one run on a generated two-class dataset, and the summary table."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anomalens.data.datasets import Dataset
+
+from ..conftest import make_images
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("calibration_bench", ROOT / "benchmarks" / "calibration.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_run_one_holds_out_the_calibration_images_and_counts_test_rates(bench):
+    x = np.concatenate([make_images(400, seed=1), make_images(40, anomalous=True, seed=2)])
+    xt = np.concatenate([make_images(300, seed=3), make_images(30, anomalous=True, seed=4)])
+    ds = Dataset("toy", x, np.r_[np.zeros(400), np.ones(40)].astype(int), xt,
+                 np.r_[np.zeros(300), np.ones(30)].astype(int), ("blob", "bar"))
+    row = bench.run_one(ds, "raw_nnqed", None, 0, 0, 199, 0.05, index="flat")
+    assert row["n_fit"] == 201 and row["n_cal"] == 199 and row["n_test_normal"] == 300
+    assert row["n_test_anomalous"] == 30 and row["auroc"] > 0.95
+    assert row["tpr_cal"] == 1.0 and row["tpr_fit"] == 1.0  # the bars are far above both thresholds
+    assert 0.0 <= row["fpr_cal"] <= 0.15 and 0.0 <= row["fpr_fit"] <= 0.15  # targets 5 % (cal) and 1 % (fit)
+    assert row["threshold_cal"] != row["threshold_fit"]
+    with pytest.raises(ValueError, match="--cal 400"):
+        bench.run_one(ds, "raw_nnqed", None, 0, 0, 400, 0.05, index="flat")
+
+
+def test_render_reports_means_and_worst_class(bench):
+    base = {"dataset": "mnist", "method": "cae_re", "preset": "quick", "fpr_target": 0.01, "n_cal": 1000, "auroc": 0.9}
+    rows = [{**base, "fpr_fit": 0.04, "tpr_fit": 0.6, "fpr_cal": 0.01, "tpr_cal": 0.4},
+            {**base, "fpr_fit": 0.02, "tpr_fit": 0.5, "fpr_cal": 0.012, "tpr_cal": 0.3}]
+    text = bench.render(rows)
+    assert "| mnist | cae_re | quick | 1 % | 1000 | 2 | 90.0 | 3.00 % (4.0 %) | 55.0 % | 1.10 % (1.2 %) | 35.0 % |" in text
