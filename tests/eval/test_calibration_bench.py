@@ -1,24 +1,17 @@
 """benchmarks/calibration.py: one run on a generated two-class dataset, and the summary table."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from anomalens.data.datasets import Dataset
 
 from ..conftest import make_images
-
-ROOT = Path(__file__).resolve().parents[2]
+from . import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("calibration_bench", ROOT / "benchmarks" / "calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("calibration")
 
 
 def test_run_one_holds_out_the_calibration_images_and_counts_test_rates(bench):

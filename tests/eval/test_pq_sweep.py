@@ -1,19 +1,13 @@
 """The m / c sweep's report (benchmarks/pq_sweep.py): grid means and the per-network table."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import ROOT, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("pq_sweep", ROOT / "benchmarks" / "pq_sweep.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("pq_sweep")
 
 
 def _rows(c, s, exact, pq):

@@ -1,20 +1,15 @@
 """The QED-against-EED page (benchmarks/qed_vs_eed.py): pairing of pq and flat rows per network."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def qe():
-    spec = importlib.util.spec_from_file_location("qed_vs_eed", ROOT / "benchmarks" / "qed_vs_eed.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("qed_vs_eed")
 
 
 def _row(ds, c, s, index, auroc, gap="reshape", preset="paper"):
