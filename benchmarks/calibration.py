@@ -9,10 +9,19 @@ held out where the method allows, in-sample otherwise) is compared with
 each threshold. No test label chooses anything; the test images only count.
 
     PYTHONPATH=src python benchmarks/calibration.py --dataset mnist --method raw_nnqed --preset paper \\
-        --classes 0-9 --seeds 0 --out benchmarks/results/calibration/mnist.jsonl --markdown benchmarks/CALIBRATION.md
+        --classes 0-9 --seeds 0 --out benchmarks/results/calibration/thresholds.jsonl --markdown benchmarks/CALIBRATION.md
 
-Rows already in ``--out`` (same method, preset, class, seed, cal and fpr) are skipped, so a
-run can be resumed or extended with other methods; ``--markdown`` renders every row of ``--out``.
+With ``--models DIR`` (networks saved by ``anomalens benchmark --save-models``, fitted on every
+training image of their class) ``--method`` scores that network (another scorer of it is
+derived, e.g. ``inception_cae_re`` from ``inception_cae_nnqed``) and calibration uses half of
+the class's normal test images, the FPR counted on the other half:
+
+    PYTHONPATH=src python benchmarks/calibration.py --dataset fashion_mnist --preset paper \\
+        --models models/inception_cae_nnqed-fashion_mnist-paper --classes 4,5 --seeds 2 \\
+        --method inception_cae_nnqed --method inception_cae_re --out benchmarks/results/calibration/thresholds.jsonl
+
+Rows already in ``--out`` (same method, preset, dataset, class, seed, calibration source and
+fpr) are skipped, so a run can be resumed or extended with other methods; ``--markdown`` renders every row of ``--out``.
 """
 
 from __future__ import annotations
@@ -29,13 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from anomalens._io import atomic_write_text  # noqa: E402
 
-KEY = ("method", "preset", "dataset", "normal_class", "seed", "n_cal", "fpr_target")
+KEY = ("method", "preset", "dataset", "normal_class", "seed", "cal_source", "fpr_target")
+
+
+def _key(row: dict) -> tuple:
+    return tuple(row.get(k, "train") if k == "cal_source" else row[k] for k in KEY)
 
 
 def run_one(ds, method: str, preset: str | None, c: int, seed: int, n_cal: int, fpr: float, **overrides) -> dict:
+    """Fit on the class's training images less ``n_cal`` held out (drawn from ``seed``), calibrate on those."""
     import anomalens
     from anomalens.data.protocols import make_split
-    from anomalens.eval.metrics import auroc
 
     split = make_split(ds, "one_vs_rest", c)
     if not 0 < n_cal < len(split.x_train) - 1:
@@ -46,37 +59,71 @@ def run_one(ds, method: str, preset: str | None, c: int, seed: int, n_cal: int, 
     det = anomalens.create(method, preset=preset, seed=seed, **overrides).fit(fit_on)
     fit_s = time.perf_counter() - t0
     test = det.score(split.x_test)
-    normal, anomalous = test[split.y_test == 0], test[split.y_test == 1]
-    row = {"method": method, "preset": preset, "dataset": ds.name, "normal_class": c, "seed": seed, "n_cal": n_cal,
-           "fpr_target": fpr, "n_fit": len(fit_on), "n_test_normal": len(normal), "n_test_anomalous": len(anomalous),
-           "auroc": auroc(split.y_test, test), "fit_seconds": fit_s,
-           "threshold_quantile": det.threshold_quantile, "threshold_fit": det.threshold_,
+    row = {"method": method, "preset": preset, "dataset": ds.name, "normal_class": c, "seed": seed,
+           "cal_source": "train", "n_fit": len(fit_on), "fit_seconds": fit_s}
+    return {**row, **_rates(det, split.y_test, test, np.ones(len(test), bool), det.score(held), fpr)}
+
+
+def run_saved(ds, models: Path, method: str, preset: str | None, c: int, seed: int, fpr: float) -> dict:
+    """A network saved by ``anomalens benchmark --save-models`` (fitted on *all* the class's
+    training images, so none is left to hold out): ``method`` on it (derived when it is
+    another scorer of the same network), calibrated on half of the class's normal *test*
+    images (drawn from ``seed``) and counted on the other half. Labels only pick the normal
+    images, as a user would pick a folder of good parts; nothing is chosen by them."""
+    import anomalens
+    from anomalens.data.protocols import make_split
+
+    split = make_split(ds, "one_vs_rest", c)
+    base = anomalens.load(models / f"class{c}-seed{seed}")
+    det = base if method == base.name else base.derive(method, split.x_train)
+    test = det.score(split.x_test)
+    normal = np.flatnonzero(split.y_test == 0)
+    cal = np.random.default_rng(seed).permutation(normal)[: len(normal) // 2]
+    counted = np.ones(len(test), bool)
+    counted[cal] = False
+    row = {"method": method, "preset": preset, "dataset": ds.name, "normal_class": c, "seed": seed,
+           "cal_source": "test_half", "n_fit": len(split.x_train), "models": str(models)}
+    return {**row, **_rates(det, split.y_test, test, counted, test[cal], fpr)}
+
+
+def _rates(det, y: np.ndarray, test: np.ndarray, counted: np.ndarray, cal: np.ndarray, fpr: float) -> dict:
+    """FPR on the counted normal test images and TPR on the anomalous ones, at the fit-time
+    threshold and after calibrating on ``cal`` (scores)."""
+    from anomalens.eval.metrics import auroc
+
+    normal, anomalous = test[(y == 0) & counted], test[y == 1]
+    out = {"n_cal": len(cal), "fpr_target": fpr, "n_test_normal": len(normal), "n_test_anomalous": len(anomalous),
+           "auroc": auroc(y, test), "threshold_quantile": det.threshold_quantile, "threshold_fit": det.threshold_,
            "fpr_fit": float(np.mean(normal > det.threshold_)), "tpr_fit": float(np.mean(anomalous > det.threshold_))}
-    det.calibrate(held, fpr=fpr)
-    row.update({"threshold_cal": det.threshold_, "fpr_cal": float(np.mean(normal > det.threshold_)),
+    det.calibrate_from_scores(cal, fpr=fpr)
+    out.update({"threshold_cal": det.threshold_, "fpr_cal": float(np.mean(normal > det.threshold_)),
                 "tpr_cal": float(np.mean(anomalous > det.threshold_))})
-    return row
+    return out
 
 
 def render(rows: list[dict]) -> str:
     lines = ["# Thresholds: fit-time quantile against conformal calibration", "",
-             "Generated by `benchmarks/calibration.py` from `benchmarks/results/calibration/<dataset>.jsonl`. Each row: "
+             "Generated by `benchmarks/calibration.py` from `benchmarks/results/calibration/thresholds.jsonl`. Each row: "
              "one-vs-rest, the class's normal test images give the false-positive rate (FPR), its anomalous ones the "
              "true-positive rate (TPR); *fit* = the detector's own `threshold_` (the `threshold_quantile` quantile of "
-             "its training scores), *calibrated* = `calibrate()` on held-out normal training images at the target FPR. "
+             "its training scores), *calibrated* = `calibrate()` at the target FPR on normal images the detector was not "
+             "fitted on: training images held out before fitting, or, for networks saved fitted on every training "
+             "image (`--models`), half the class's normal test images, the FPR then counted on the other half. "
              "Means over classes and seeds; *worst* = the largest FPR of any class.", "",
              "| dataset | method | preset | target FPR | held out | runs | AUROC | FPR fit (worst) | TPR fit | "
              "FPR calibrated (worst) | TPR calibrated |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["dataset"], r["method"], r["preset"], r["fpr_target"], r["n_cal"]), []).append(r)
-    for (dataset, method, preset, fpr, n_cal), rs in sorted(groups.items()):
+        source = r.get("cal_source", "train")
+        held = f"{r['n_cal']} training" if source == "train" else "half the normal test"
+        groups.setdefault((r["dataset"], r["method"], r["preset"], r["fpr_target"], held), []).append(r)
+    for (dataset, method, preset, fpr, held), rs in sorted(groups.items()):
         def m(key: str) -> float:
             return 100 * float(np.mean([r[key] for r in rs]))
 
         worst_fit, worst_cal = (100 * max(r[k] for r in rs) for k in ("fpr_fit", "fpr_cal"))
-        lines.append(f"| {dataset} | {method} | {preset} | {100 * fpr:g} % | {n_cal} | {len(rs)} | {m('auroc'):.1f} | "
+        lines.append(f"| {dataset} | {method} | {preset} | {100 * fpr:g} % | {held} | {len(rs)} | {m('auroc'):.1f} | "
                      f"{m('fpr_fit'):.2f} % ({worst_fit:.1f} %) | {m('tpr_fit'):.1f} % | "
                      f"{m('fpr_cal'):.2f} % ({worst_cal:.1f} %) | {m('tpr_cal'):.1f} % |")
     return "\n".join(lines) + "\n"
@@ -90,6 +137,8 @@ def main() -> None:
     p.add_argument("--classes", default="0-9")
     p.add_argument("--seeds", default="0")
     p.add_argument("--cal", type=int, default=1000, help="training images of the class held out for calibration")
+    p.add_argument("--models", type=Path, help="saved networks class<c>-seed<s> (benchmark --save-models): "
+                   "calibrate on half the normal test images instead of training")
     p.add_argument("--fpr", type=float, default=0.01)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--markdown", type=Path)
@@ -102,13 +151,17 @@ def main() -> None:
     rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.exists() else []
     if not args.render_only:
         ds = load_dataset(args.dataset)
-        done = {tuple(r[k] for k in KEY) for r in rows}
+        done = {_key(r) for r in rows}
+        source = "train" if args.models is None else "test_half"
         for method in args.method or ["raw_nnqed"]:
             for c in parse_classes(args.classes, range(10)):
                 for s in parse_seeds(args.seeds):
-                    if (method, args.preset, ds.name, c, s, args.cal, args.fpr) in done:
+                    if (method, args.preset, ds.name, c, s, source, args.fpr) in done:
                         continue
-                    row = run_one(ds, method, args.preset, c, s, args.cal, args.fpr)
+                    if args.models is None:
+                        row = run_one(ds, method, args.preset, c, s, args.cal, args.fpr)
+                    else:
+                        row = run_saved(ds, args.models, method, args.preset, c, s, args.fpr)
                     print(json.dumps(row), flush=True)
                     rows.append(row)
                     atomic_write_text(args.out, "".join(json.dumps(r) + "\n" for r in rows), what="results")

@@ -34,4 +34,4 @@ def test_render_reports_means_and_worst_class(bench):
     rows = [{**base, "fpr_fit": 0.04, "tpr_fit": 0.6, "fpr_cal": 0.01, "tpr_cal": 0.4},
             {**base, "fpr_fit": 0.02, "tpr_fit": 0.5, "fpr_cal": 0.012, "tpr_cal": 0.3}]
     text = bench.render(rows)
-    assert "| mnist | cae_re | quick | 1 % | 1000 | 2 | 90.0 | 3.00 % (4.0 %) | 55.0 % | 1.10 % (1.2 %) | 35.0 % |" in text
+    assert "| mnist | cae_re | quick | 1 % | 1000 training | 2 | 90.0 | 3.00 % (4.0 %) | 55.0 % | 1.10 % (1.2 %) | 35.0 % |" in text
