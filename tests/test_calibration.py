@@ -64,7 +64,7 @@ def test_p_values_of_anomalies_are_small(fitted, pool):
     p = det.p_values(bad)
     assert p.shape == (16,) and np.all(p >= 1 / 500) and np.all(p <= 1)
     assert np.median(p) == pytest.approx(1 / 500)  # above every calibration score
-    np.testing.assert_allclose(det.p_values_from_scores([np.inf, -np.inf]), [1 / 500, 1.0])
+    np.testing.assert_allclose(det.p_values_from_scores([np.inf, -np.inf, np.nan]), [1 / 500, 1.0, np.nan])
     assert np.all(det.predict(bad)[p == 1 / 500] == 1)
 
 

@@ -96,8 +96,8 @@ class ScoringService:
         results = [{"name": name, "score": float(s) if math.isfinite(s) else None, "anomalous": bool(s > threshold)}
                    for (name, _), s in zip(uploads, scores)]
         if hasattr(det, "calibration_scores_"):  # a calibrated model also answers conformal p-values
-            for r, p in zip(results, det.p_values_from_scores(np.nan_to_num(scores, nan=np.inf))):
-                r["p_value"] = float(p)
+            for r, p in zip(results, det.p_values_from_scores(scores)):
+                r["p_value"] = float(p) if math.isfinite(p) else None
         return {"threshold": threshold, "results": results}
 
     def map_png(self, upload: tuple[str, bytes]) -> tuple[bytes, float]:

@@ -320,11 +320,12 @@ class BaseDetector:
         return self.p_values_from_scores(self.score(X))
 
     def p_values_from_scores(self, scores: Any) -> np.ndarray:
-        """:meth:`p_values` of images already scored with :meth:`score` (no second pass)."""
+        """:meth:`p_values` of images already scored with :meth:`score` (no second pass); NaN
+        for a NaN score."""
         self._check_is_calibrated()
-        cal = self.calibration_scores_
-        above = len(cal) - np.searchsorted(cal, np.asarray(scores, dtype=np.float64), side="left")
-        return (1.0 + above) / (len(cal) + 1.0)
+        cal, s = self.calibration_scores_, np.asarray(scores, dtype=np.float64)
+        above = len(cal) - np.searchsorted(cal, s, side="left")
+        return np.where(np.isnan(s), np.nan, (1.0 + above) / (len(cal) + 1.0))
 
     def _check_is_calibrated(self) -> None:
         if not hasattr(self, "calibration_scores_"):
