@@ -146,10 +146,11 @@ def main() -> None:
     args = p.parse_args()
 
     from anomalens.data import load_dataset
-    from anomalens.eval.benchmark import parse_classes, parse_seeds
+    from anomalens.eval.benchmark import _append_row, parse_classes, parse_seeds, read_results
 
-    rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.exists() else []
+    rows = read_results(args.out, repair=not args.render_only)
     if not args.render_only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         ds = load_dataset(args.dataset)
         done = {_key(r) for r in rows}
         source = "train" if args.models is None else "test_half"
@@ -164,7 +165,7 @@ def main() -> None:
                         row = run_saved(ds, args.models, method, args.preset, c, s, args.fpr)
                     print(json.dumps(row), flush=True)
                     rows.append(row)
-                    atomic_write_text(args.out, "".join(json.dumps(r) + "\n" for r in rows), what="results")
+                    _append_row(args.out, row)
     if args.markdown is not None:
         atomic_write_text(args.markdown, render(rows), what="Markdown summary")
 
