@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import anomalens
@@ -112,3 +113,42 @@ def test_score_reads_large_folders_in_chunks_with_the_same_scores(mvtec_root, tm
     # float32 faiss distances depend slightly on the query batch (BLAS blocking): 1e-4, not bit equality
     np.testing.assert_allclose([float(x["score"]) for x in rows], det.score(imgs), rtol=1e-4)
     assert "0599.png" in (tmp_path / "r.html").read_text()  # the anomalies of the second chunk top the report
+
+
+def test_info_describes_a_saved_model_and_refuses_a_corrupt_one(tmp_path):
+    from anomalens.exceptions import NotFittedError
+
+    from .conftest import make_images
+
+    with pytest.raises(NotFittedError):
+        anomalens.create("raw_nnqed").describe()
+    det = anomalens.create("raw_nnqed", index="flat", threshold_quantile=0.9).fit(make_images(40, seed=0))
+    det.save(tmp_path / "m")
+    r = runner.invoke(app, ["info", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    lines = dict(line.split(None, 1) for line in r.output.splitlines() if not line.startswith(("written", "anomaly")))
+    assert lines["method"].startswith("raw_nnqed  (seed 000")
+    assert lines["input"].startswith("16 x 16 x 1")
+    assert lines["threshold"] == f"{det.threshold_:.6g} (chosen from training data: the 0.9 quantile of its training scores)"
+    assert '"flat"' in lines["params"] and "anomaly maps no" in r.output
+
+    r = runner.invoke(app, ["info", str(tmp_path / "m"), "--json"])
+    d = json.loads(r.output)
+    assert d == anomalens.model_info(tmp_path / "m")
+    assert d["method"] == "raw_nnqed" and d["threshold"] == det.threshold_ and d["calibration"] is None
+    assert d["input_shape"] == [16, 16, 1] and d["score_size"] == [16, 16]
+    assert d["params"]["threshold_quantile"] == 0.9 and d["format_version"] == 1
+    assert d["tensors"] >= 1 and d["values"] >= 40 * 16 * 16  # the flat index keeps every training image
+    assert d["weights_bytes"] == (tmp_path / "m" / "weights.safetensors").stat().st_size
+
+    det.calibrate(make_images(19, seed=3), fpr=0.05).save(tmp_path / "m")
+    d = anomalens.model_info(tmp_path / "m")
+    assert d["threshold_source"] == "calibration" and d["calibration"] == {"images": 19, "fpr": 0.05}
+    assert "calibrated on 19 held-out normal images at fpr 0.05" in runner.invoke(app, ["info", str(tmp_path / "m")]).output
+
+    w = tmp_path / "m" / "weights.safetensors"
+    raw = bytearray(w.read_bytes())
+    raw[-5] ^= 0xFF  # one byte of the learned values
+    w.write_bytes(bytes(raw))
+    r = runner.invoke(app, ["info", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "weights.safetensors" in r.output and "altered or corrupted" in r.output

@@ -1,4 +1,4 @@
-"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score, calibrate, serve, augment.
+"""The ``anomalens`` command: datasets, list, benchmark, report, fit, score, calibrate, info, serve, augment.
 
 A thin shell over the Python API: flags map one to one onto ``create`` overrides
 (an unset flag is ``None`` and dropped), heavy imports happen inside the commands.
@@ -331,7 +331,7 @@ def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[P
     view = RunView(label=det.name, scores=np.asarray(scores), threshold=float(det.threshold_),
                    labels=None if labels is None else np.asarray(labels), panels=panels,
                    notes=[f"{len(paths)} images; {int((scores > det.threshold_).sum())} above the threshold "
-                          f"{det.threshold_:.6g} ({_threshold_source(det)})"])
+                          f"{det.threshold_:.6g} ({_threshold_source(det.describe())})"])
     body = render_section(f"{det.name} ({model}) on {', '.join(map(str, inputs))}", [view], level=2)
     atomic_write_text(out, html_page("anomalens score report", body), what="score report")
 
@@ -357,10 +357,47 @@ def calibrate(
                f"{old:.6g} -> {det.threshold_:.6g}; saved to {out if out is not None else model}")
 
 
-def _threshold_source(det) -> str:
-    cal = getattr(det, "calibration_", None)
+@app.command()
+def info(
+    model: Path = typer.Argument(..., help="Directory written by `anomalens fit` (or detector.save)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+) -> None:
+    """What a saved model is: method and paper, input size, threshold and where it came from,
+    calibration, maps, weights (checksum verified). Scores nothing."""
+    import json
+
+    from .detectors.base import model_info
+    from .registry import DETECTORS
+
+    try:
+        d = model_info(model)
+    except (ValueError, OSError, TypeError) as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps(d, indent=2))
+        return
+    h, w, c = d["input_shape"]
+    info_ = DETECTORS.get(d["method"])
+    rows = [
+        ("model", d["path"]),
+        ("method", d["method"] + (f"  ({info_.paper})" if info_ is not None else "")),
+        ("written by", f"anomalens {d['anomalens_version']}, model format {d['format_version']}"),
+        ("input", f"{h} x {w} x {c}; image files are resized to {d['score_size'][0]} x {d['score_size'][1]}"),
+        ("threshold", f"{d['threshold']:.6g} ({_threshold_source(d)})"),
+        ("anomaly maps", "yes (score --maps, serve /map)" if d["anomaly_map"] else "no"),
+        ("weights", f"{d['weights_bytes'] / 1e6:.3g} MB, {d['tensors']} tensors, {d['values']:,} values, "
+                    f"sha256 {d['weights_sha256'][:12]}... verified"),
+        ("params", " ".join(f"{k}={json.dumps(v)}" for k, v in d["params"].items())),
+    ]
+    for key, value in rows:
+        typer.echo(f"{key:13s}{value}")
+
+
+def _threshold_source(described: dict) -> str:
+    """Where a threshold came from, in words, from :meth:`BaseDetector.describe`'s values."""
+    cal = described["calibration"]
     if cal is None:
-        return "chosen from training data"
+        return f"chosen from training data: the {described['threshold_quantile']:g} quantile of its training scores"
     return f"calibrated on {cal['images']} held-out normal images at fpr {cal['fpr']:g}"
 
 

@@ -78,9 +78,8 @@ class ScoringService:
 
     def info(self) -> dict:
         """What ``GET /health`` answers."""
-        det = self.detector
-        return {"status": "ok", "method": det.name, "threshold": float(det.threshold_),
-                "input_shape": list(det.input_shape_), "calibration": getattr(det, "calibration_", None)}
+        d = self.detector.describe()
+        return {"status": "ok", **{k: d[k] for k in ("method", "threshold", "input_shape", "calibration")}}
 
     def score(self, uploads: list[tuple[str, bytes]]) -> dict:
         """Score ``(name, encoded image bytes)`` pairs; what ``POST /score`` answers.

@@ -39,7 +39,7 @@ from ..data.images import as_image_array
 from ..data.validation import check_images
 from ..exceptions import ChecksumError, ModelFileError, NotFittedError
 
-__all__ = ["BaseDetector", "Interval", "OneOf", "load_detector", "FORMAT_VERSION"]
+__all__ = ["BaseDetector", "Interval", "OneOf", "load_detector", "model_info", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -276,6 +276,27 @@ class BaseDetector:
         """0 (normal) / 1 (anomalous) per image, by ``score(X) > threshold_``."""
         return (self.score(X) > self.threshold_).astype(np.int64)
 
+    def describe(self) -> dict[str, Any]:
+        """What a fitted detector is, as JSON-ready values: ``method``, ``input_shape``
+        (H, W, C), ``score_size`` (what image files are resized to), ``threshold`` and where it
+        came from (``threshold_source``: ``"fit"``, the ``threshold_quantile`` quantile of the
+        training scores, or ``"calibration"``, with ``calibration`` = ``{"images", "fpr"}``),
+        ``anomaly_map`` (whether :meth:`anomaly_map` exists) and ``params``."""
+        self._check_is_fitted()
+        size, _ = self.score_format()
+        calibration = getattr(self, "calibration_", None)
+        return {
+            "method": self.name,
+            "input_shape": [int(v) for v in self.input_shape_],
+            "score_size": [int(size), int(size)] if isinstance(size, int) else [int(v) for v in size],
+            "threshold": float(self.threshold_),
+            "threshold_source": "fit" if calibration is None else "calibration",
+            "threshold_quantile": self.threshold_quantile,
+            "calibration": None if calibration is None else dict(calibration),
+            "anomaly_map": callable(getattr(self, "anomaly_map", None)),
+            "params": _jsonable(self.get_params()),
+        }
+
     # -- calibration on held-out normal images ------------------------------------------------
     def calibrate(self, X: Any, *, fpr: float = 0.01) -> BaseDetector:
         """Re-set ``threshold_`` from normal images the detector was not fitted on, so that
@@ -451,6 +472,31 @@ def load_detector(path: str | Path) -> BaseDetector:
     if calibration is not None:
         det.calibration_, det.calibration_scores_ = calibration, np.asarray(cal_scores, dtype=np.float64)
     return det
+
+
+def model_info(path: str | Path) -> dict[str, Any]:
+    """What a saved model is, without scoring anything: :meth:`BaseDetector.describe` of the
+    loaded detector (so the checksum is verified and the file is known to load) plus the
+    files' facts: ``path``, ``anomalens_version`` and ``format_version`` that wrote it,
+    ``weights_bytes``, ``weights_sha256``, ``tensors`` and ``values`` (learned numbers,
+    the saved scores excluded)."""
+    from safetensors import safe_open
+
+    d = Path(path)
+    det = load_detector(d)  # raises ModelFileError naming the file for anything wrong
+    cfg = json.loads((d / CONFIG_FILE).read_text())
+    with safe_open(str(d / WEIGHTS_FILE), framework="numpy") as f:
+        shapes = {k: f.get_slice(k).get_shape() for k in f.keys() if k not in ("train_scores_", "calibration_scores_")}
+    return {
+        "path": str(d),
+        **det.describe(),
+        "anomalens_version": cfg.get("anomalens_version"),
+        "format_version": cfg["format_version"],
+        "weights_bytes": (d / WEIGHTS_FILE).stat().st_size,
+        "weights_sha256": cfg["weights_sha256"],
+        "tensors": len(shapes),
+        "values": int(sum(math.prod(s) for s in shapes.values())),
+    }
 
 
 def _as_tuples(value: Any) -> Any:
