@@ -1,6 +1,8 @@
 """The detector contract, checked for every registered detector (scikit-learn's
 ``parametrize_with_checks`` idea)."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -64,8 +66,9 @@ def test_calls_before_fit_raise(name, images):
     for method in (det.score, det.predict):
         with pytest.raises(NotFittedError, match="not fitted"):
             method(images)
-    with pytest.raises(NotFittedError):
-        det.save("unused")
+    for method in (lambda: det.save("unused"), det.describe):
+        with pytest.raises(NotFittedError):
+            method()
 
 
 def test_fit_returns_self_and_scores_are_finite_and_ordered(name, images, anomalies):
@@ -97,6 +100,10 @@ def test_save_load_and_clone(name, images, anomalies, tmp_path):
     loaded = anomalens.load(tmp_path / "m")
     assert loaded.get_params() == det.get_params()
     np.testing.assert_array_equal(loaded.score(anomalies), det.score(anomalies))
+    info = json.loads(json.dumps(anomalens.model_info(tmp_path / "m")))  # `anomalens info --json`
+    assert {k: info[k] for k in det.describe()} == json.loads(json.dumps(det.describe()))
+    assert info["method"] == det.name and info["threshold"] == det.threshold_ and info["values"] > 0
+    assert info["input_shape"] == list(images.shape[1:]) and info["anomaly_map"] == hasattr(det, "anomaly_map")
     fresh = clone(det)
     assert fresh.get_params() == det.get_params()
     assert not hasattr(fresh, "threshold_")

@@ -396,6 +396,8 @@ def info(
 def _threshold_source(described: dict) -> str:
     """Where a threshold came from, in words, from :meth:`BaseDetector.describe`'s values."""
     cal = described["calibration"]
+    if cal is None and described["threshold_quantile"] is None:
+        return f"{described['method']}'s fixed rule"
     if cal is None:
         return f"chosen from training data: the {described['threshold_quantile']:g} quantile of its training scores"
     return f"calibrated on {cal['images']} held-out normal images at fpr {cal['fpr']:g}"

@@ -291,7 +291,7 @@ class BaseDetector:
             "score_size": [int(size), int(size)] if isinstance(size, int) else [int(v) for v in size],
             "threshold": float(self.threshold_),
             "threshold_source": "fit" if calibration is None else "calibration",
-            "threshold_quantile": self.threshold_quantile,
+            "threshold_quantile": getattr(self, "threshold_quantile", None),  # None: a fixed rule (supervised_cnn's 0.5)
             "calibration": None if calibration is None else dict(calibration),
             "anomaly_map": callable(getattr(self, "anomaly_map", None)),
             "params": _jsonable(self.get_params()),
