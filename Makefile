@@ -113,6 +113,8 @@ report: setup
 	$(BIN)/python benchmarks/qed_vs_eed.py --markdown benchmarks/QED_VS_EED-paper.md > /dev/null
 	$(BIN)/python benchmarks/pq_sweep.py --render-only --preset paper \
 		--out benchmarks/results/sweeps/pq_sweep-fashion_mnist-paper.jsonl --markdown benchmarks/PQ_SWEEP-paper.md > /dev/null
+	$(if $(wildcard benchmarks/results/sweeps/pq_sweep-mnist-paper.jsonl),$(BIN)/python benchmarks/pq_sweep.py --render-only --preset paper \
+		--out benchmarks/results/sweeps/pq_sweep-mnist-paper.jsonl --markdown benchmarks/PQ_SWEEP-mnist-paper.md > /dev/null)
 	$(BIN)/python benchmarks/calibration.py --render-only --out benchmarks/results/calibration/thresholds.jsonl \
 		--markdown benchmarks/CALIBRATION.md
 	@echo "HTML report with per-category figures: build/report.html"

@@ -11,6 +11,9 @@
 #   INPUT_SIZES pooled: images resized to each size before VGG19, "none" = as they are (32 px) [none];
 #               "none 224" adds the ImageNet-sized run (about 50x the compute: a GPU job)
 #   PATCH_DATASET  patch: synthetic_parts, or folder with DATA_ROOT=... (MVTec AD) [synthetic_parts]
+#   PATCH_METHOD   patch / coreset: vgg19_patch_nnqed, or effnet_patch_nnqed (the same on a frozen
+#               EfficientNet-Lite0; its PQ codes are also 1/64 of float32, so 1/64 is again equal memory)
+#               [vgg19_patch_nnqed]
 #   SCORES      per-image score records for the report's figures [$RESULTS/scores]
 set -eu
 A=${ANOMALENS:-anomalens}
@@ -34,8 +37,9 @@ for part in ${PARTS:-pooled patch coreset}; do
         # patch keeps score records for the report's figures; coreset is its equal-memory variant
         if [ "$part" = patch ]; then set -- --scores "${SCORES:-$R/scores}"
         else set -- --set coreset=0.015625 --set index=flat; fi
-        $A benchmark --method vgg19_patch_nnqed --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
-            "$@" --out "$R/vgg19_patch_nnqed-$D-quick.jsonl" ;;
+        M=${PATCH_METHOD:-vgg19_patch_nnqed}
+        $A benchmark --method "$M" --dataset "$D" $ROOT --category all --preset quick --seeds "$S" \
+            "$@" --out "$R/$M-$D-quick.jsonl" ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
     esac
 done

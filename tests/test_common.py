@@ -34,6 +34,7 @@ SMALL = {
     "supervised_cnn": {"image_size": 96, "epochs": 15, "batch_size": 16, "device": "cpu"},
     **{name: _DPA for name in ("dpa", "dpa_pg", "dpa_unsup", "dpa_l1", "dpa_l1mix")},
     "vgg19_patch_nnqed": {"input_size": 32, "device": "cpu"},
+    "effnet_patch_nnqed": {"input_size": 64, "device": "cpu"},
 }
 
 

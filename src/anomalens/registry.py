@@ -130,6 +130,15 @@ DETECTORS: dict[str, DetectorInfo] = {
             "nothing trained: every training patch of VGG19 relu3_4+relu4_4 in a PQ index; max patch distance; map",
             reproduces=False,
         ),
+        DetectorInfo(
+            "effnet_patch_nnqed",
+            "anomalens.detectors.pretrained:EffNetPatchNNQED",
+            "beyond the seeds: vgg19_patch_nnqed on a frozen ImageNet EfficientNet-Lite0 (after Roth et al. 2022, "
+            "PatchCore)",
+            "nothing trained: every training patch of EfficientNet-Lite0 stage3+stage5 in a PQ index; max patch "
+            "distance; map",
+            reproduces=False,
+        ),
         *[
             DetectorInfo(name, "anomalens.detectors.dpa:DPA", f"seed 004 (Tuluptceva et al.), {paper}", summary)
             for name, paper, summary in [

@@ -22,7 +22,7 @@ Endpoints
 ``POST /map``
     One image (either form): answers ``image/png``, the anomaly-map overlay at the upload's
     own size, with headers ``X-Anomaly-Score`` and ``X-Anomalous`` (0/1). Only detectors
-    that localise anomalies (``anomaly_map``: kd_cae, ni_cae, cae_ssim, dpa..., vgg19_patch_nnqed); others 400.
+    that localise anomalies (``anomaly_map``: kd_cae, ni_cae, cae_ssim, dpa..., the patch detectors); others 400.
 
 Errors answer JSON ``{"error": "..."}`` naming the bad part: 400 (unreadable image, empty
 or malformed body), 404 (unknown path), 411 (no ``Content-Length``), 413 (body larger than

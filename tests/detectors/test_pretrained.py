@@ -158,3 +158,56 @@ def test_patch_detector_saves_loads_and_names_bad_parameters(images, anomalies, 
         anomalens.create("vgg19_patch_nnqed", holdout=0.0).fit(images)
     with pytest.raises(ValueError, match="holds out none"):
         anomalens.create("vgg19_patch_nnqed", index="flat", input_size=32, holdout=0.1).fit(images[:4])
+
+
+# -- effnet_patch_nnqed --------------------------------------------------------------------------
+
+def test_effnet_patches_are_stage3_and_stage5_and_scores_are_nearest_patch_distances(images, anomalies):
+    from torch.nn import functional as F
+
+    from anomalens.data.backbones import load_efficientnet_lite0_weights
+    from anomalens.nn.efficientnet import EfficientNetLite0
+
+    det = anomalens.create("effnet_patch_nnqed", index="flat", input_size=64, holdout=0.25,
+                           device="cpu").fit(images[:40])
+    assert det.grid_ == (8, 8) and det.scorer_.dim_ == 40 + 112
+
+    net = EfficientNetLite0()
+    net.load_state_dict(load_efficientnet_lite0_weights())
+    net.eval()
+
+    def patches(x):
+        t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255), size=(64, 64),
+                          mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            f = net(net.preprocess(t), ["stage3", "stage5"])
+        a = F.avg_pool2d(f["stage3"], 3, 1, 1, count_include_pad=False)
+        b = F.interpolate(F.avg_pool2d(f["stage5"], 3, 1, 1, count_include_pad=False), size=(8, 8),
+                          mode="bilinear", align_corners=False)
+        return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(len(x), 64, 152).double().numpy()
+
+    bank = np.setdiff1d(np.arange(40), det.held_idx_)
+    train = patches(images[bank]).reshape(-1, 152)
+    q = patches(anomalies[:4])
+    d2 = ((q[:, :, None, :] - train[None, None]) ** 2).sum(-1).min(-1)
+    np.testing.assert_allclose(det.score(anomalies[:4]), d2.max(1), rtol=1e-3)
+
+
+def test_effnet_patch_map_finds_the_defect_and_survives_save_load(images, anomalies, tmp_path):
+    from anomalens.eval.metrics import pixel_auroc
+
+    # stride 8: a 128 px input gives a 16 x 16 grid on the 16 px images, one cell per pixel
+    det = anomalens.create("effnet_patch_nnqed", input_size=128, device="cpu").fit(images)
+    masks = (anomalies[..., 0] == 255).astype(np.uint8)
+    assert pixel_auroc(masks, det.anomaly_map(anomalies)) > 0.9
+    s = det.score(np.concatenate([images[:10], anomalies]))
+    assert roc_auc_score(np.r_[np.zeros(10), np.ones(len(anomalies))], s) > 0.95
+    det.save(tmp_path / "e")
+    assert (tmp_path / "e" / "weights.safetensors").stat().st_size < 200_000  # the PQ codes, no network weights
+    back = anomalens.load(tmp_path / "e")
+    assert type(back).name == "effnet_patch_nnqed"
+    np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
+    with pytest.raises(ValueError, match="EfficientNet-Lite0 layers"):
+        anomalens.create("effnet_patch_nnqed", layers=("relu3_4",)).fit(images)
+    with pytest.raises(ValueError, match="too small for EfficientNet-Lite0"):
+        anomalens.create("effnet_patch_nnqed", input_size=None, index="flat").fit(images)

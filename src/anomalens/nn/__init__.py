@@ -2,12 +2,14 @@
 
 from .cae import BaselineCAE, EncoderOnly, InceptionCAE, InceptionLayer
 from .dcgan import DCGAN, DCGANAutoencoder, DCGANDecoder, DCGANEncoder, GANomalyNet
+from .efficientnet import EfficientNetLite0
 from .inspection import KDCAE, NICAE, SupervisedCNN
 from .realnvp import RealNVP
+from .vgg import VGG19
 from .wrn import WideResNet
 
 __all__ = [
     "BaselineCAE", "EncoderOnly", "InceptionCAE", "InceptionLayer", "WideResNet",
     "DCGANAutoencoder", "DCGANDecoder", "DCGANEncoder", "GANomalyNet", "RealNVP",
-    "DCGAN", "KDCAE", "NICAE", "SupervisedCNN",
+    "DCGAN", "KDCAE", "NICAE", "SupervisedCNN", "VGG19", "EfficientNetLite0",
 ]

@@ -1,0 +1,78 @@
+"""EfficientNet-Lite0 backbone: pinned weights, architecture, TensorFlow padding, ImageNet sanity."""
+
+import shutil
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anomalens.data.backbones import (EFFICIENTNET_LITE0_SHA256, efficientnet_lite0_weights_file,
+                                      load_efficientnet_lite0_weights)
+from anomalens.exceptions import ChecksumError, DatasetNotAvailableError
+from anomalens.nn.efficientnet import EFFICIENTNET_LITE0_STAGES, EfficientNetLite0
+
+
+@pytest.fixture(scope="module")
+def net():
+    n = EfficientNetLite0()
+    n.load_state_dict(load_efficientnet_lite0_weights())  # strict: every key matches, none left over
+    return n.eval()
+
+
+def test_weights_file_is_pinned_and_an_altered_copy_is_refused(tmp_path, monkeypatch):
+    path = efficientnet_lite0_weights_file()
+    bad = tmp_path / path.name
+    shutil.copy(path, bad)
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=EFFICIENTNET_LITE0_SHA256[:12]):
+        load_efficientnet_lite0_weights(bad)
+    monkeypatch.setenv("ANOMALENS_EFFICIENTNET_LITE0", str(bad))
+    with pytest.raises(ChecksumError, match="altered"):
+        efficientnet_lite0_weights_file()
+    monkeypatch.setenv("ANOMALENS_EFFICIENTNET_LITE0", str(tmp_path / "missing.pth"))
+    with pytest.raises(DatasetNotAvailableError, match="ANOMALENS_EFFICIENTNET_LITE0"):
+        efficientnet_lite0_weights_file()
+
+
+def test_published_size_channels_and_strides(net):
+    # 4.65 M parameters as published for Lite0 (the 1,000-way classifier included)
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(4.65e6, rel=0.01)
+    assert not any(p.requires_grad for p in net.parameters())
+    with torch.no_grad():
+        out = net(net.preprocess(torch.rand(2, 1, 64, 96)), EFFICIENTNET_LITE0_STAGES)
+    assert list(out) == list(EFFICIENTNET_LITE0_STAGES)
+    for name, f in out.items():
+        s = EfficientNetLite0.stride(name)
+        assert f.shape == (2, EfficientNetLite0.channels(name), 64 // s, 96 // s), name
+    assert [EfficientNetLite0.stride(n) for n in EFFICIENTNET_LITE0_STAGES] == [2, 4, 8, 16, 16, 32, 32]
+    # TensorFlow "same" padding: ceil(size / stride) for odd sizes too
+    with torch.no_grad():
+        assert net(torch.zeros(1, 3, 33, 35), ["stage3"])["stage3"].shape[2:] == (5, 5)
+    with pytest.raises(ValueError, match="stage9"):
+        net(torch.zeros(1, 3, 32, 32), ["stage9"])
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        net.preprocess(torch.zeros(1, 2, 32, 32))
+
+
+def test_classifies_a_real_photograph_as_imagenet_does(net):
+    """Grace Hopper in uniform (matplotlib's sample photograph): ImageNet class 652, military
+    uniform, is the top-1 -- a wrong padding, preprocessing or weight mapping loses it."""
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    s = min(w, h)
+    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((224, 224), Image.BICUBIC)
+    x = torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        p = net.classify(net.preprocess(x)).softmax(1)[0]
+    assert int(p.argmax()) == 652 and p[652] > 0.3
+    # the preprocessing is the one the first BatchNorm's statistics were gathered under: the
+    # stem's output variance is near its running variance (ImageNet mean/std scaling: about 5x)
+    with torch.no_grad():
+        var = net._conv_stem(net.preprocess(x)).var(dim=(0, 2, 3))
+    assert 0.7 < float((var / net._bn0.running_var).median()) < 1.6
