@@ -1,13 +1,10 @@
 """VGG19 backbone (weights, checksum, shapes, perceptual ordering) and the DPA autoencoder."""
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
 
-from anomalens.data.backbones import VGG19_SHA256, load_vgg19_weights, vgg19_feature_stats, vgg19_weights_file
-from anomalens.exceptions import ChecksumError, DatasetNotAvailableError
+from anomalens.data.backbones import load_vgg19_weights, vgg19_feature_stats
 from anomalens.nn.dpa import PerceptualDistance, ProgressiveAE, dpa_widths
 from anomalens.nn.vgg import VGG19, VGG19_LAYERS
 
@@ -17,24 +14,6 @@ def vgg():
     net = VGG19()
     net.load_state_dict(load_vgg19_weights())
     return net.eval()
-
-
-def test_weights_file_is_pinned_and_an_altered_copy_is_refused(tmp_path, monkeypatch):
-    path = vgg19_weights_file()
-    assert path.name.endswith(".bin")
-    bad = tmp_path / path.name
-    shutil.copy(path, bad)
-    data = bytearray(bad.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte
-    bad.write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=VGG19_SHA256[:12]):
-        load_vgg19_weights(bad)
-    monkeypatch.setenv("ANOMALENS_VGG19", str(bad))
-    with pytest.raises(ChecksumError, match="altered"):
-        vgg19_weights_file()
-    monkeypatch.setenv("ANOMALENS_VGG19", str(tmp_path / "missing.bin"))
-    with pytest.raises(DatasetNotAvailableError, match="ANOMALENS_VGG19"):
-        vgg19_weights_file()
 
 
 def test_dequantised_weights_have_vgg19_shapes_and_few_distinct_values():

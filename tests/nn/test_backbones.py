@@ -1,4 +1,5 @@
-"""EfficientNet-Lite0 backbone: pinned weights, architecture, TensorFlow padding, ImageNet sanity."""
+"""Pretrained backbones: pinned weights files (both); EfficientNet-Lite0's architecture, TensorFlow
+padding and an ImageNet sanity check."""
 
 import shutil
 from pathlib import Path
@@ -9,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from anomalens.data.backbones import (EFFICIENTNET_LITE0_SHA256, efficientnet_lite0_weights_file,
-                                      load_efficientnet_lite0_weights)
+from anomalens.data.backbones import (EFFICIENTNET_LITE0_SHA256, VGG19_SHA256, efficientnet_lite0_weights_file,
+                                      load_efficientnet_lite0_weights, load_vgg19_weights, vgg19_weights_file)
 from anomalens.exceptions import ChecksumError, DatasetNotAvailableError
 from anomalens.nn.efficientnet import EFFICIENTNET_LITE0_STAGES, EfficientNetLite0
 
@@ -22,21 +23,26 @@ def net():
     return n.eval()
 
 
-def test_weights_file_is_pinned_and_an_altered_copy_is_refused(tmp_path, monkeypatch):
-    path = efficientnet_lite0_weights_file()
+@pytest.mark.parametrize("find, load, sha256, env", [
+    (efficientnet_lite0_weights_file, load_efficientnet_lite0_weights, EFFICIENTNET_LITE0_SHA256,
+     "ANOMALENS_EFFICIENTNET_LITE0"),
+    (vgg19_weights_file, load_vgg19_weights, VGG19_SHA256, "ANOMALENS_VGG19"),
+], ids=["efficientnet_lite0", "vgg19"])
+def test_weights_file_is_pinned_and_an_altered_copy_is_refused(find, load, sha256, env, tmp_path, monkeypatch):
+    path = find()
     bad = tmp_path / path.name
     shutil.copy(path, bad)
     data = bytearray(bad.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
     bad.write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=EFFICIENTNET_LITE0_SHA256[:12]):
-        load_efficientnet_lite0_weights(bad)
-    monkeypatch.setenv("ANOMALENS_EFFICIENTNET_LITE0", str(bad))
+    with pytest.raises(ChecksumError, match=sha256[:12]):
+        load(bad)
+    monkeypatch.setenv(env, str(bad))
     with pytest.raises(ChecksumError, match="altered"):
-        efficientnet_lite0_weights_file()
-    monkeypatch.setenv("ANOMALENS_EFFICIENTNET_LITE0", str(tmp_path / "missing.pth"))
-    with pytest.raises(DatasetNotAvailableError, match="ANOMALENS_EFFICIENTNET_LITE0"):
-        efficientnet_lite0_weights_file()
+        find()
+    monkeypatch.setenv(env, str(tmp_path / "missing.bin"))
+    with pytest.raises(DatasetNotAvailableError, match=env):
+        find()
 
 
 def test_published_size_channels_and_strides(net):
