@@ -9,7 +9,8 @@
 #                DATASETS, BATCH, PARTS, ...; see each script), e.g. SEEDS=0 BATCH="--batch-models 10"
 #   vgg19        benchmarks/vgg19.sh: vgg19_nnqed at 32 px and 224 px (INPUT_SIZES) and vgg19_patch_nnqed
 #                on synthetic_parts (PARTS="pooled patch coreset"); needs the VGG19 weights:
-#                VGG19=1 sh benchmarks/device_prepare.sh, carry ".vgg19"
+#                VGG19=1 sh benchmarks/device_prepare.sh, carry ".vgg19"; with PATCH_METHOD=effnet_patch_nnqed
+#                PARTS="patch coreset", EFFNET=1 instead (synthetic_parts is generated: carry ".whl" ".vgg19" only)
 # Everything comes back as $OUT/results.tar.gz (benchmarks/results and the speed tables) and
 # $OUT/device.log; here: tar xzf <files_at>/results.tar.gz && make report.
 set -u
@@ -39,7 +40,8 @@ for gz in .data/*/*.gz; do  # from device_prepare.sh
     mkdir -p "$ANOMALENS_DATA/$ds"
     gunzip -c "$gz" > "$ANOMALENS_DATA/$ds/$(basename "$gz" .gz)"
 done
-[ -d .vgg19 ] && export ANOMALENS_VGG19="$(ls "$PWD"/.vgg19/*.bin | head -1)"
+ls .vgg19/*.bin >/dev/null 2>&1 && export ANOMALENS_VGG19="$(ls "$PWD"/.vgg19/*.bin | head -1)"
+ls .vgg19/*.pth >/dev/null 2>&1 && export ANOMALENS_EFFICIENTNET_LITE0="$(ls "$PWD"/.vgg19/*.pth | head -1)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >> "$LOG" 2>&1
 for job in "$@"; do
     left=$(( END - $(date +%s) ))

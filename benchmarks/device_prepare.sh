@@ -7,6 +7,7 @@
 #   .data/  MNIST and Fashion-MNIST as gzip files, from this machine's cache (fetching them
 #           first); benchmarks/device.sh unpacks them there                          ~42 MB
 #   .vgg19/ the pinned VGG19 weights file (seed 004 only; VGG19=1)                    ~20 MB
+#           and/or the pinned EfficientNet-Lite0 weights file (effnet_patch_nnqed; EFFNET=1) ~19 MB
 # Idempotent. Usage: sh benchmarks/device_prepare.sh [datasets, default "mnist fashion_mnist"]
 set -eu
 PY=${PYTHON:-.venv/bin/python}
@@ -28,5 +29,9 @@ done
 if [ "${VGG19:-0}" = 1 ]; then
     mkdir -p .vgg19
     cp -u "$($PY -c 'from anomalens.data.backbones import vgg19_weights_file; print(vgg19_weights_file())')" .vgg19/
+fi
+if [ "${EFFNET:-0}" = 1 ]; then
+    mkdir -p .vgg19
+    cp -u "$($PY -c 'from anomalens.data.backbones import efficientnet_lite0_weights_file as f; print(f())')" .vgg19/
 fi
 du -sh .whl .data .vgg19 2>/dev/null || true
