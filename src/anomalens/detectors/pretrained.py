@@ -6,7 +6,9 @@ VGG19 that seed 004 uses for its perceptual loss. Nothing is fitted but the fais
 class takes seconds on a GPU and minutes on a CPU, and no seed changes the network. The idea is
 that of Bergman, Cohen & Hoshen, *Deep Nearest Neighbor Anomaly Detection* (2020), who use an
 ImageNet ResNet at 224 px; no such ResNet can be had here (see DESIGN.md, *Pretrained
-backbones*), hence VGG19, at the images' own size by default.
+backbones*), hence VGG19, at the images' own size by default. The patch detectors
+(:class:`VGG19PatchNNQED`, :class:`EffNetPatchNNQED`) take PatchCore's patch-level version of the
+idea on VGG19 and on the other obtainable ImageNet network, EfficientNet-Lite0.
 """
 
 from __future__ import annotations
