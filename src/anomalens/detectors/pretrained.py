@@ -13,24 +13,35 @@ idea on VGG19 and on the other obtainable ImageNet network, EfficientNet-Lite0.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from ..nn.efficientnet import EFFICIENTNET_LITE0_STAGES
-from ..nn.vgg import VGG19_LAYERS
+from ..data import backbones as _weights
+from ..nn.efficientnet import EFFICIENTNET_LITE0_STAGES, EfficientNetLite0
+from ..nn.vgg import VGG19, VGG19_LAYERS
 from .base import Interval, NoneOr, OneOf
 from .knn import RawNNQED
 from .network import TorchDevice, store_params
 
 __all__ = ["VGG19NNQED", "VGG19PatchNNQED", "EffNetPatchNNQED", "pretrained_backbone", "pretrained_vgg19"]
 
-_NETS: dict[tuple[str, str], Any] = {}
-#: backbone name -> (label for messages, its feature names shallow to deep, smallest input in px)
-BACKBONES: dict[str, tuple[str, tuple[str, ...], int]] = {
-    "vgg19": ("VGG19", VGG19_LAYERS, 16),
-    "efficientnet_lite0": ("EfficientNet-Lite0", EFFICIENTNET_LITE0_STAGES, 32),
+
+class _Backbone(NamedTuple):
+    label: str  # for messages
+    layers: tuple[str, ...]  # its feature names, shallow to deep
+    min_size: int  # smallest input, px
+    network: type  # the nn module
+    weights: Any  # () -> its state_dict
+
+
+#: every backbone a detector here can name
+BACKBONES: dict[str, _Backbone] = {
+    "vgg19": _Backbone("VGG19", VGG19_LAYERS, 16, VGG19, _weights.load_vgg19_weights),
+    "efficientnet_lite0": _Backbone("EfficientNet-Lite0", EFFICIENTNET_LITE0_STAGES, 32, EfficientNetLite0,
+                                    _weights.load_efficientnet_lite0_weights),
 }
+_NETS: dict[tuple[str, str], Any] = {}
 
 
 def pretrained_backbone(name: str, device: Any):
@@ -38,21 +49,13 @@ def pretrained_backbone(name: str, device: Any):
     the process: ``"vgg19"`` (:class:`~anomalens.nn.VGG19`) or ``"efficientnet_lite0"``
     (:class:`~anomalens.nn.EfficientNetLite0`). Each has ``preprocess(x)`` for images in [0, 1]
     and ``forward(x, layers) -> {layer: features}``."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
     key = (name, str(device))
     if key not in _NETS:
-        from ..data import backbones
-
-        if name == "vgg19":
-            from ..nn.vgg import VGG19
-
-            net, state = VGG19(), backbones.load_vgg19_weights()
-        elif name == "efficientnet_lite0":
-            from ..nn.efficientnet import EfficientNetLite0
-
-            net, state = EfficientNetLite0(), backbones.load_efficientnet_lite0_weights()
-        else:
-            raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
-        net.load_state_dict(state)
+        spec = BACKBONES[name]
+        net = spec.network()
+        net.load_state_dict(spec.weights())
         _NETS[key] = net.to(device).eval()
     return _NETS[key]
 
@@ -145,11 +148,11 @@ class VGG19NNQED(TorchDevice, RawNNQED):
 
         dev = self._torch_device()
         net = pretrained_backbone(self._backbone, dev)
-        label, _, min_size = BACKBONES[self._backbone]
+        spec = BACKBONES[self._backbone]
         data = to_uint8_tensor(X, torch.device("cpu"), self.pad_to)
-        if min(data.shape[2:]) < min_size and self.input_size is None:
-            raise ValueError(f"images of {tuple(data.shape[2:])} px are too small for {label} (at least {min_size} "
-                             "px); set input_size or pad_to")
+        if min(data.shape[2:]) < spec.min_size and self.input_size is None:
+            raise ValueError(f"images of {tuple(data.shape[2:])} px are too small for {spec.label} (at least "
+                             f"{spec.min_size} px); set input_size or pad_to")
         starts = range(0, len(data), self.batch_size)
         with torch.inference_mode():
             for i in tqdm(starts, desc=f"{self.name} embedding", unit="batch", disable=not self.verbose, leave=False):
@@ -272,9 +275,9 @@ class VGG19PatchNNQED(VGG19NNQED):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        label, names, _ = BACKBONES[self._backbone]
-        if isinstance(self.layers, str) or not len(self.layers) or any(x not in names for x in self.layers):
-            raise ValueError(f"parameter 'layers' must be a tuple of {label} layers ({', '.join(names)}), "
+        spec = BACKBONES[self._backbone]
+        if isinstance(self.layers, str) or not len(self.layers) or any(x not in spec.layers for x in self.layers):
+            raise ValueError(f"parameter 'layers' must be a tuple of {spec.label} layers ({', '.join(spec.layers)}), "
                              f"got {self.layers!r}")
 
     def _patch_maps(self, X: np.ndarray) -> np.ndarray:
