@@ -109,6 +109,26 @@ def test_bad_requests_get_clear_errors_and_the_service_keeps_working(served, mvt
     assert status == 200 and len(out["results"]) == 1
 
 
+def test_a_failing_detector_answers_500_and_the_service_keeps_working(mvtec_root, monkeypatch, capfd):
+    det = anomalens.create("raw_nnqed", index="flat").fit(mvtec_root / "widget" / "train" / "good")
+    server = make_server(ScoringService(det), port=0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    path = next((mvtec_root / "widget" / "test" / "good").glob("*.png"))
+    expected = float(det.score([path])[0])
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(det, "score", lambda X: 1 / 0)
+            status, out = _request(port, "POST", "/score", path.read_bytes(), {"Content-Type": "image/png"})
+        assert status == 500 and "ZeroDivisionError" in out["error"] and "POST /score" in out["error"]
+        assert "Traceback" in capfd.readouterr().err  # logged although the server is quiet
+        status, out = _request(port, "POST", "/score", path.read_bytes(), {"Content-Type": "image/png"})
+        assert status == 200 and out["results"][0]["score"] == pytest.approx(expected, rel=1e-6)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_parse_upload_keeps_binary_payloads_byte_for_byte():
     rng = np.random.default_rng(0)
     blobs = [bytes(rng.integers(0, 256, 5000, dtype=np.uint8)) + b"\r\n\r\n--x\r\n\n\r", b"\x89PNG\r\n\x1a\n"]

@@ -26,7 +26,8 @@ Endpoints
 
 Errors answer JSON ``{"error": "..."}`` naming the bad part: 400 (unreadable image, empty
 or malformed body), 404 (unknown path), 411 (no ``Content-Length``), 413 (body larger than
-``max_bytes``). A failed request never changes the service's state.
+``max_bytes``), 500 (the detector itself failed, e.g. out of memory: the message names the
+exception, the traceback goes to the log). A failed request never changes the service's state.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import io
 import json
 import math
 import threading
+import traceback
 from email.message import Message
 from email.parser import BytesHeaderParser
 from http import HTTPStatus
@@ -213,6 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
         except (ImageReadError, ValueError) as e:
             self._error(HTTPStatus.BAD_REQUEST, str(e))
+        except Exception as e:  # a fault of the service, not of the request: say so, log it, keep serving
+            self.log_error("%s", traceback.format_exc())
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error while answering POST {url.path}: "
+                        f"{type(e).__name__}: {e}")
 
     def _body(self, endpoint: str) -> bytes:
         length = self.headers.get("Content-Length")
@@ -232,6 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         if not self.quiet:
             super().log_message(format, *args)
+
+    def log_error(self, format: str, *args) -> None:  # noqa: A002
+        super().log_message(format, *args)  # errors are logged even when quiet
 
 
 def make_server(service: ScoringService, host: str = "127.0.0.1", port: int = 8000, *,
