@@ -1,5 +1,6 @@
 """The HTTP service: a real server on a free local port, real PNG/JPEG uploads, scores equal to the API's."""
 
+import contextlib
 import http.client
 import io
 import json
@@ -32,17 +33,25 @@ def _multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
+@contextlib.contextmanager
+def _running(detector, **kwargs):
+    """A quiet server for ``detector`` (fitted, or a saved model's folder) on a free port; yields the port."""
+    server = make_server(ScoringService(detector), port=0, quiet=True, **kwargs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def served(mvtec_root, tmp_path):
     """raw_nnqed fitted on the good widgets and saved; a server for it on a free port."""
     det = anomalens.create("raw_nnqed", index="flat").fit(mvtec_root / "widget" / "train" / "good")
     det.save(tmp_path / "model")
-    server = make_server(ScoringService(tmp_path / "model"), port=0, max_bytes=200_000, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield det, server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with _running(tmp_path / "model", max_bytes=200_000) as port:
+        yield det, port
 
 
 def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -111,12 +120,9 @@ def test_bad_requests_get_clear_errors_and_the_service_keeps_working(served, mvt
 
 def test_a_failing_detector_answers_500_and_the_service_keeps_working(mvtec_root, monkeypatch, capfd):
     det = anomalens.create("raw_nnqed", index="flat").fit(mvtec_root / "widget" / "train" / "good")
-    server = make_server(ScoringService(det), port=0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
     path = next((mvtec_root / "widget" / "test" / "good").glob("*.png"))
     expected = float(det.score([path])[0])
-    try:
+    with _running(det) as port:
         with monkeypatch.context() as m:
             m.setattr(det, "score", lambda X: 1 / 0)
             status, out = _request(port, "POST", "/score", path.read_bytes(), {"Content-Type": "image/png"})
@@ -124,9 +130,6 @@ def test_a_failing_detector_answers_500_and_the_service_keeps_working(mvtec_root
         assert "Traceback" in capfd.readouterr().err  # logged although the server is quiet
         status, out = _request(port, "POST", "/score", path.read_bytes(), {"Content-Type": "image/png"})
         assert status == 200 and out["results"][0]["score"] == pytest.approx(expected, rel=1e-6)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_parse_upload_keeps_binary_payloads_byte_for_byte():
@@ -181,10 +184,7 @@ def test_map_endpoint_returns_the_overlay_of_a_localising_detector(mvtec_root, t
     train = mvtec_root / "widget" / "train" / "good"
     det = anomalens.create("cae_ssim", image_size=32, epochs=2, patience=2, batch_size=8, val_fraction=0.2,
                            device="cpu").fit(train)
-    server = make_server(ScoringService(det), port=0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    try:
+    with _running(det) as port:
         path = next((mvtec_root / "widget" / "test" / "scratch").glob("*.png"))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("POST", "/map", body=path.read_bytes(), headers={"Content-Type": "image/png"})
@@ -203,9 +203,6 @@ def test_map_endpoint_returns_the_overlay_of_a_localising_detector(mvtec_root, t
         conn.request("POST", "/map", body=body, headers={"Content-Type": ctype})
         resp = conn.getresponse()
         assert resp.status == 400 and "one image" in json.loads(resp.read())["error"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_map_endpoint_refuses_detectors_without_maps(served, mvtec_root):
