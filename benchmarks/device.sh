@@ -19,11 +19,15 @@ BUDGET=${1:?usage: device.sh BUDGET_SECONDS JOB...}
 shift
 END=$(( $(date +%s) + BUDGET ))
 LOG="$OUT/device.log"
-pack() {
-    tar czf "$OUT/results.tar.gz" benchmarks/results $(ls benchmarks/*.md 2>/dev/null)
-    echo "packed $(tar tzf "$OUT/results.tar.gz" | wc -l) paths" >> "$LOG"
+pack() {  # atomic: a copy killed mid-way leaves the last whole archive
+    tar czf "$OUT/.results.tar.gz" benchmarks/results $(ls benchmarks/*.md 2>/dev/null) 2>/dev/null &&
+        mv "$OUT/.results.tar.gz" "$OUT/results.tar.gz"
 }
-trap pack EXIT
+# The lease can end before BUDGET when less device time is left than asked for: pack every
+# minute too, so what finished comes back even if the command itself is killed.
+(while sleep 60; do pack; done) &
+PACKER=$!
+trap 'kill $PACKER 2>/dev/null; pack; echo "packed $(tar tzf "$OUT/results.tar.gz" | wc -l) paths" >> "$LOG"' EXIT
 if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         >> "$LOG" 2>&1 || { echo "wheel install failed" >> "$LOG"; exit 1; }
