@@ -38,11 +38,12 @@ fi
 export ANOMALENS_DATA=/tmp/anomalens-data ANOMALENS="python3 -m anomalens" PYTHON=python3 PYTHONUNBUFFERED=1
 export TQDM_MININTERVAL=30  # the per-run training bars: a line every 30 s in the log, not every 0.1 s
 export PRESET=${PRESET:-paper}
-for gz in .data/*/*.gz; do  # from device_prepare.sh
-    [ -f "$gz" ] || continue
-    ds=$(basename "$(dirname "$gz")")
+for xz in .data/*/*.xz; do  # from device_prepare.sh
+    [ -f "$xz" ] || continue
+    ds=$(basename "$(dirname "$xz")")
     mkdir -p "$ANOMALENS_DATA/$ds"
-    gunzip -c "$gz" > "$ANOMALENS_DATA/$ds/$(basename "$gz" .gz)"
+    python3 -c "import lzma, sys; open(sys.argv[2], 'wb').write(lzma.open(sys.argv[1]).read())" \
+        "$xz" "$ANOMALENS_DATA/$ds/$(basename "$xz" .xz)"
 done
 ls .vgg19/*.bin >/dev/null 2>&1 && export ANOMALENS_VGG19="$(ls "$PWD"/.vgg19/*.bin | head -1)"
 ls .vgg19/*.pth >/dev/null 2>&1 && export ANOMALENS_EFFICIENTNET_LITE0="$(ls "$PWD"/.vgg19/*.pth | head -1)"

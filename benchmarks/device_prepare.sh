@@ -4,8 +4,8 @@
 # (64 MiB a call in all):
 #   .whl/   faiss-cpu as a cp312 manylinux wheel (its python3 has torch, numpy, scikit-learn,
 #           scikit-image, ... but no faiss)                                          ~19 MB
-#   .data/  MNIST and Fashion-MNIST as gzip files, from this machine's cache (fetching them
-#           first); benchmarks/device.sh unpacks them there                          ~42 MB
+#   .data/  MNIST and Fashion-MNIST as xz files, from this machine's cache (fetching them
+#           first); benchmarks/device.sh unpacks them there                          ~36 MB
 #   .vgg19/ the pinned VGG19 weights file (seed 004 only; VGG19=1)                    ~20 MB
 #           and/or the pinned EfficientNet-Lite0 weights file (effnet_patch_nnqed; EFFNET=1) ~19 MB
 # Idempotent. Usage: sh benchmarks/device_prepare.sh [datasets, default "mnist fashion_mnist"]
@@ -21,9 +21,14 @@ for ds in ${1:-mnist fashion_mnist}; do
     folder=$($PY -c "from anomalens.data import load_dataset; from anomalens.data.fetch import cache_dir
 load_dataset('$ds'); print(cache_dir() / '$ds')")
     mkdir -p ".data/$ds"
+    rm -f ".data/$ds"/*.gz  # older sessions' gzip copies: xz keeps MNIST + Fashion-MNIST + faiss under 64 MiB
     for f in "$folder"/*; do
-        out=".data/$ds/$(basename "$f").gz"
-        [ -f "$out" ] || { gzip -9 -c "$f" > "$out.tmp" && mv "$out.tmp" "$out"; }
+        out=".data/$ds/$(basename "$f").xz"
+        [ -f "$out" ] || $PY -c "import lzma, sys, os
+data = open(sys.argv[1], 'rb').read()
+with open(sys.argv[2] + '.tmp', 'wb') as fh:
+    fh.write(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+os.replace(sys.argv[2] + '.tmp', sys.argv[2])" "$f" "$out"
     done
 done
 if [ "${VGG19:-0}" = 1 ]; then
