@@ -147,3 +147,20 @@ def test_info_describes_a_saved_model_and_refuses_a_corrupt_one(tmp_path):
     w.write_bytes(bytes(raw))
     r = runner.invoke(app, ["info", str(tmp_path / "m")])
     assert r.exit_code == 2 and "weights.safetensors" in r.output and "altered or corrupted" in r.output
+
+
+def test_maps_from_a_detector_without_anomaly_map_names_those_that_have_one(mvtec_root, tmp_path):
+    from anomalens.registry import localising_detectors
+
+    cat = mvtec_root / "widget"
+    r = runner.invoke(app, ["fit", "--method", "raw_nnqed", "--train", str(cat / "train" / "good"),
+                            "--out", str(tmp_path / "model"), "--set", "index=flat"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["score", str(tmp_path / "model"), str(cat / "test" / "scratch"), "--maps", str(tmp_path / "maps")])
+    assert r.exit_code != 0 and "raw_nnqed does not localise anomalies" in r.output
+    named = localising_detectors()
+    assert {"kd_cae", "ni_cae", "cae_ssim", "dpa", "vgg19_patch_nnqed", "effnet_patch_nnqed"} <= set(named)
+    assert "raw_nnqed" not in named and "inception_cae_nnqed" not in named
+    assert all(callable(getattr(anomalens.registry.get_class(n), "anomaly_map", None)) for n in named)
+    assert ", ".join(named) in r.output.replace("\n", "")
+    assert not (tmp_path / "maps").exists()

@@ -224,9 +224,10 @@ def score(
     try:
         det = load_detector(model)
         if maps is not None and not hasattr(det, "anomaly_map"):
+            from .registry import localising_detectors
+
             raise ValueError(f"--maps: {det.name} does not localise anomalies (no anomaly_map); "
-                             f"detectors that do: kd_cae, ni_cae, cae_ssim, the dpa family, vgg19_patch_nnqed, "
-                             f"effnet_patch_nnqed")
+                             f"detectors that do: {', '.join(localising_detectors())}")
         paths = _expand_inputs(inputs)
         scores = _score_paths(det, paths, maps=maps, map_names=_map_names(paths, inputs) if maps else None)
         if report is not None:

@@ -15,7 +15,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DetectorInfo", "DETECTORS", "create", "get_class", "list_detectors", "list_presets"]
+__all__ = ["DetectorInfo", "DETECTORS", "create", "get_class", "list_detectors", "list_presets", "localising_detectors"]
 
 
 @dataclass(frozen=True)
@@ -220,3 +220,9 @@ def create(name: str, preset: str | None = None, **overrides: Any):
 def list_detectors(pattern: str = "*") -> list[str]:
     """Registered detector names matching a shell-style ``pattern``."""
     return sorted(n for n in DETECTORS if fnmatch.fnmatch(n, pattern))
+
+
+def localising_detectors() -> list[str]:
+    """Registered detector names whose class has :meth:`anomaly_map` (per-pixel maps for
+    ``score --maps`` and ``serve``'s ``POST /map``). Imports every detector module."""
+    return sorted(n for n in DETECTORS if callable(getattr(get_class(n), "anomaly_map", None)))
