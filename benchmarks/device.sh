@@ -19,15 +19,17 @@ BUDGET=${1:?usage: device.sh BUDGET_SECONDS JOB...}
 shift
 END=$(( $(date +%s) + BUDGET ))
 LOG="$OUT/device.log"
-pack() {  # atomic: a copy killed mid-way leaves the last whole archive
-    tar czf "$OUT/.results.tar.gz" benchmarks/results $(ls benchmarks/*.md 2>/dev/null) 2>/dev/null &&
-        mv "$OUT/.results.tar.gz" "$OUT/results.tar.gz"
+pack() {  # $1: a temporary name in $OUT; the archive appears whole under its own name or not at all
+    tar czf "$OUT/$1" benchmarks/results $(ls benchmarks/*.md 2>/dev/null) 2>/dev/null && mv "$OUT/$1" "$OUT/results.tar.gz"
 }
 # The lease can end before BUDGET when less device time is left than asked for: pack every
-# minute too, so what finished comes back even if the command itself is killed.
-(while sleep 60; do pack; done) &
+# PACK_EVERY seconds too, so what finished comes back even if the command itself is killed.
+# The loop and the final pack write different temporary files: a loop tar still running when
+# the loop is killed cannot garble the final archive.
+(while sleep "${PACK_EVERY:-60}"; do pack .loop.tar.gz; done) &
 PACKER=$!
-trap 'kill $PACKER 2>/dev/null; pack; echo "packed $(tar tzf "$OUT/results.tar.gz" | wc -l) paths" >> "$LOG"' EXIT
+trap 'kill $PACKER 2>/dev/null; pack .final.tar.gz; rm -f "$OUT/.loop.tar.gz"
+      echo "packed $(tar tzf "$OUT/results.tar.gz" | wc -l) paths" >> "$LOG"' EXIT
 if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         >> "$LOG" 2>&1 || { echo "wheel install failed" >> "$LOG"; exit 1; }
