@@ -20,7 +20,7 @@ shift
 END=$(( $(date +%s) + BUDGET ))
 LOG="$OUT/device.log"
 pack() {  # $1: a temporary name in $OUT; the archive appears whole under its own name or not at all
-    tar czf "$OUT/$1" benchmarks/results $(ls benchmarks/*.md 2>/dev/null) 2>/dev/null && mv "$OUT/$1" "$OUT/results.tar.gz"
+    tar czf "$OUT/$1" benchmarks/results $(ls benchmarks/*.md 2>/dev/null) 2>>"$LOG" && mv "$OUT/$1" "$OUT/results.tar.gz"
 }
 # The lease can end before BUDGET when less device time is left than asked for: pack every
 # PACK_EVERY seconds too, so what finished comes back even if the command itself is killed.

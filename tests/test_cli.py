@@ -150,6 +150,7 @@ def test_info_describes_a_saved_model_and_refuses_a_corrupt_one(tmp_path):
 
 
 def test_maps_from_a_detector_without_anomaly_map_names_those_that_have_one(mvtec_root, tmp_path):
+    from anomalens.detectors.base import localises
     from anomalens.registry import localising_detectors
 
     cat = mvtec_root / "widget"
@@ -162,5 +163,6 @@ def test_maps_from_a_detector_without_anomaly_map_names_those_that_have_one(mvte
     assert {"kd_cae", "ni_cae", "cae_ssim", "dpa", "vgg19_patch_nnqed", "effnet_patch_nnqed"} <= set(named)
     assert "raw_nnqed" not in named and "inception_cae_nnqed" not in named
     assert all(callable(getattr(anomalens.registry.get_class(n), "anomaly_map", None)) for n in named)
+    assert localises(anomalens.registry.get_class("kd_cae")) and not localises(anomalens.load(tmp_path / "model"))
     assert ", ".join(named) in r.output.replace("\n", "")
     assert not (tmp_path / "maps").exists()

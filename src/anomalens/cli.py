@@ -219,11 +219,11 @@ def score(
 ) -> None:
     """Score images: prints path, score and 0/1 (1 = anomalous) per image."""
     from ._io import atomic_write_text
-    from .detectors.base import load_detector
+    from .detectors.base import load_detector, localises
 
     try:
         det = load_detector(model)
-        if maps is not None and not hasattr(det, "anomaly_map"):
+        if maps is not None and not localises(det):
             from .registry import localising_detectors
 
             raise ValueError(f"--maps: {det.name} does not localise anomalies (no anomaly_map); "
@@ -311,12 +311,13 @@ def _score_report(out: Path, det, model: Path, paths: list[Path], inputs: list[P
     from ._io import atomic_write_text
     from .data.folder import mask_path
     from .data.images import as_image_array, read_image, read_mask
+    from .detectors.base import localises
     from .eval.figures import RunView, panel, png_bytes, top_indices, render_section
     from .eval.report import html_page
 
     labels, defects = _folder_labels(paths, inputs)
     top = top_indices(scores)
-    if hasattr(det, "anomaly_map"):
+    if localises(det):
         size, channels = det.score_format()
         amaps = det.anomaly_map(as_image_array([paths[i] for i in top], size=size, channels=channels))
     else:

@@ -225,4 +225,6 @@ def list_detectors(pattern: str = "*") -> list[str]:
 def localising_detectors() -> list[str]:
     """Registered detector names whose class has :meth:`anomaly_map` (per-pixel maps for
     ``score --maps`` and ``serve``'s ``POST /map``). Imports every detector module."""
-    return sorted(n for n in DETECTORS if callable(getattr(get_class(n), "anomaly_map", None)))
+    from .detectors.base import localises
+
+    return sorted(n for n in DETECTORS if localises(get_class(n)))

@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .data.images import decode_image
-from .detectors.base import BaseDetector, load_detector
+from .detectors.base import BaseDetector, load_detector, localises
 from .exceptions import ImageReadError
 
 __all__ = ["ScoringService", "make_server", "parse_upload"]
@@ -109,7 +109,7 @@ class ScoringService:
         from .eval.maps import overlay
 
         det = self.detector
-        if not hasattr(det, "anomaly_map"):
+        if not localises(det):
             raise ValueError(f"{det.name} does not localise anomalies (no anomaly_map); use POST /score")
         name, data = upload
         images = self._decode([upload])

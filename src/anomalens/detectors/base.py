@@ -93,6 +93,13 @@ class NoneOr:
             self.inner.check(name, value)
 
 
+def localises(detector: Any) -> bool:
+    """Whether a detector (or detector class) gives per-pixel anomaly maps: has a callable
+    ``anomaly_map``. The one test behind ``score --maps``, ``serve``'s ``POST /map``, the
+    benchmark's pixel metrics, ``describe()`` and :func:`anomalens.registry.localising_detectors`."""
+    return callable(getattr(detector, "anomaly_map", None))
+
+
 class BaseDetector:
     """Base class of all anomalens detectors (see the module docstring for the contract)."""
 
@@ -293,7 +300,7 @@ class BaseDetector:
             "threshold_source": "fit" if calibration is None else "calibration",
             "threshold_quantile": getattr(self, "threshold_quantile", None),  # None: a fixed rule (supervised_cnn's 0.5)
             "calibration": None if calibration is None else dict(calibration),
-            "anomaly_map": callable(getattr(self, "anomaly_map", None)),
+            "anomaly_map": localises(self),
             "params": _jsonable(self.get_params()),
         }
 

@@ -27,7 +27,7 @@ from .. import __version__
 from .._io import ensure_writable_dir
 from ..data import load_dataset, make_ood_split, make_split, protocol_classes
 from ..data.protocols import validation_anomalies
-from ..detectors.base import load_detector
+from ..detectors.base import load_detector, localises
 from ..registry import create
 from .metrics import evaluate, evaluate_by_defect, evaluate_maps
 
@@ -179,7 +179,7 @@ def _run_row(det: Any, method: str, base: dict[str, Any], seed: int, split: Any,
         "fit_models_batched": batched,
     }
     maps = None
-    if split.test_masks is not None and hasattr(det, "anomaly_map") and split.test_masks.any():
+    if split.test_masks is not None and localises(det) and split.test_masks.any():
         t3 = time.perf_counter()
         maps = det.anomaly_map(split.x_test)
         row.update(evaluate_maps(split.test_masks, maps))
@@ -228,7 +228,7 @@ def _keep_record(directory: str | os.PathLike, row: dict[str, Any], scores: np.n
     top = top_indices(scores)
     kw: dict[str, Any] = {}
     if pictures:
-        kw = {"images": split.x_test[top], "maps": det.anomaly_map(split.x_test[top]) if hasattr(det, "anomaly_map")
+        kw = {"images": split.x_test[top], "maps": det.anomaly_map(split.x_test[top]) if localises(det)
               else None, "masks": None if split.test_masks is None else split.test_masks[top], "grid": grid}
     write_run_record(directory, row, scores, split.y_test, det.threshold_ if threshold is None else threshold,
                      names=names, top=top, default_params=default_params, **kw)
