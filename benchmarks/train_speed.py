@@ -4,6 +4,8 @@ Synthetic ``n x 1 x 32 x 32`` uint8 images (MNIST-sized classes). The seed-000 C
 (``inception``, ``baseline``) train at batch 200 with MSE for ``--epochs`` epochs; GEOM's
 WRN-10-4 (``wrn``) trains at batch 128 on the 72x self-labelled set (cross-entropy of the
 transformation) for ``--wrn-epochs`` of it; each configuration runs after one warm-up run.
+A single model (K = 1) is timed in both memory layouts, the default and channels-last
+(``train_models(channels_last=...)``; "auto" picks channels-last on CPU only).
 Every configuration runs in this one process, so the ratios compare like with like. With
 ``wrn`` in ``--nets`` it also measures GEOM's scoring throughput (images/s, all 72
 transformations of every image classified).
@@ -44,15 +46,18 @@ def _data(n: int, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(rng.integers(0, 256, (n, 1, 32, 32), dtype=np.uint8)).to(device)
 
 
-def measure(net: str, k: int, graph: bool, precision: str, n: int, epochs: float, device: torch.device) -> dict:
+def measure(net: str, k: int, graph: bool, precision: str, n: int, epochs: float, device: torch.device,
+            channels_last: bool = False) -> dict:
     data = [_data(n, device)]
     models = [seeded(i, NETS[net]).to(device) for i in range(k)]
     geom = net == "wrn"
     loss, views, bs, lr = (_make_loss(32, 8), 72, 128, 1e-3) if geom else (mse, 1, 200, 1e-4)
-    kw = dict(batch_size=bs, seeds=list(range(k)), cuda_graph=graph, precision=precision, views=views)
+    kw = dict(batch_size=bs, seeds=list(range(k)), cuda_graph=graph, precision=precision, views=views,
+              channels_last=channels_last)
     train_models(models, data * k, loss, phases=[Phase(min(epochs, 1), lr)], **kw)  # warm-up: cuDNN, allocator, graph capture
     res = train_models(models, data * k, loss, phases=[Phase(epochs, lr)], **kw)
-    return {"net": net, "models": k, "cuda_graph": graph, "precision": precision, "images_per_s": res.images_per_second,
+    return {"net": net, "models": k, "cuda_graph": graph, "precision": precision, "channels_last": channels_last,
+            "images_per_s": res.images_per_second,
             "seconds": res.seconds, "epochs": epochs, "n": n, "batch_size": bs, "views": views}
 
 
@@ -96,9 +101,11 @@ def main() -> None:
         for k in (int(x) for x in args.models.split(",")):
             for graph in ((False, True) if cuda else (False,)):
                 for precision in (("fp32", "bf16") if cuda else ("fp32",)):
-                    r = measure(net, k, graph, precision, args.n, args.wrn_epochs if net == "wrn" else args.epochs, device)
-                    rows.append(r)
-                    print(json.dumps(r), flush=True)
+                    for layout in ((False, True) if k == 1 else (False,)):
+                        r = measure(net, k, graph, precision, args.n, args.wrn_epochs if net == "wrn" else args.epochs,
+                                    device, layout)
+                        rows.append(r)
+                        print(json.dumps(r), flush=True)
     name = torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu"
     scoring = measure_geom_scoring(args.n if cuda else min(args.n, 200), device) if "wrn" in args.nets else []
     result = {"device": name, "torch": torch.__version__, "rows": rows, "scoring": scoring}
@@ -108,12 +115,13 @@ def main() -> None:
              f"{args.n} images per model; CAEs: batch 200, {args.epochs} timed epochs; "
              f"wrn (GEOM's WRN-10-4): batch 128, {args.wrn_epochs} timed epochs of the 72x set "
              "(images/s counts transformed images).", "",
-             "| network | K models | CUDA graph | precision | images/s (all models) | x vs 1 eager fp32 |",
-             "|---|---:|---|---|---:|---:|"]
+             "| network | K models | CUDA graph | precision | memory layout | images/s (all models) | x vs 1 eager fp32 |",
+             "|---|---:|---|---|---|---:|---:|"]
     for r in rows:
         ref = next(x for x in rows if x["net"] == r["net"] and x["models"] == 1 and not x["cuda_graph"]
-                   and x["precision"] == "fp32")
-        lines.append(f"| {r['net']} | {r['models']} | {'yes' if r['cuda_graph'] else 'no'} | {r['precision']} | "
+                   and x["precision"] == "fp32" and not x.get("channels_last"))
+        layout = "channels-last" if r.get("channels_last") else "default"
+        lines.append(f"| {r['net']} | {r['models']} | {'yes' if r['cuda_graph'] else 'no'} | {r['precision']} | {layout} | "
                      f"{r['images_per_s']:,.0f} | {r['images_per_s'] / ref['images_per_s']:.2f} |")
     if scoring:
         lines += ["", "| GEOM scoring | images/s | transformed images/s |", "|---|---:|---:|"]

@@ -60,6 +60,30 @@ def test_models_with_different_training_sets_match_solo_training():
     assert int(state(together[1])["1.num_batches_tracked"]) == 3 * 4
 
 
+def test_channels_last_trains_the_same_model_in_another_memory_layout():
+    rgb = to_uint8_tensor(make_images(50, size=8, channels=3), torch.device("cpu"))  # 1 channel: both layouts coincide
+    net = lambda: seeded(3, lambda: nn.Sequential(  # noqa: E731
+        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.1), nn.Conv2d(4, 3, 3, padding=1), nn.Sigmoid()))
+    layouts, runs = {}, {}
+
+    def recording(forward, x, target):
+        layouts.setdefault(flag, set()).add(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+        return mse(forward, x, target)
+
+    for flag in (False, True, "auto"):
+        m = net()
+        res = train_models([m], rgb, recording, phases=[Phase(2, 1e-2)], batch_size=16, seeds=[3], channels_last=flag)
+        runs[flag] = (res.losses[0], state(m))
+        assert m[0].weight.is_contiguous()  # the model keeps its own layout
+    assert layouts == {False: {False}, True: {True}, "auto": {True}}  # "auto" is channels-last on CPU
+    for flag in (True, "auto"):
+        np.testing.assert_allclose(runs[flag][0], runs[False][0], rtol=1e-5)
+        for name, v in runs[False][1].items():
+            torch.testing.assert_close(runs[flag][1][name], v, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="channels_last"):
+        train_models([net()], rgb, mse, phases=[Phase(1, 1e-3)], seeds=[0], channels_last="yes")
+
+
 def test_seeds_are_deterministic_and_distinct(data):
     runs = [train_models([tiny(0)], data, mse, phases=[Phase(2, 1e-2)], batch_size=16, seeds=[s]).losses for s in (5, 5, 6)]
     np.testing.assert_array_equal(runs[0], runs[1])

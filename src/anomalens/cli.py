@@ -89,7 +89,7 @@ def benchmark(
     preset: str = typer.Option("quick", help="paper | paper_cifar | quick (see `anomalens list`)."),
     batch_models: Optional[int] = typer.Option(
         None, help="Train up to N (class, seed) runs together as one batched network (default: each class's "
-        "seeds together; 1: one at a time)."),
+        "seeds together on CUDA, one at a time on CPU; 1: one at a time)."),
     also: Optional[list[str]] = typer.Option(
         None, help="Also score with NAME[:k=v,...] on the same trained network (repeatable), e.g. "
         "inception_cae_re or inception_cae_nnqed:index=flat; rows go to --out for the same method, else to "

@@ -115,6 +115,11 @@ def seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
+def _layout(t: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``t`` in channels-last memory layout if asked and 4-D, else ``t`` itself."""
+    return t.contiguous(memory_format=torch.channels_last) if channels_last and t.ndim == 4 else t
+
+
 def _as_float(x: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
@@ -139,6 +144,7 @@ def train_models(
     min_delta: float = 0.0,
     cuda_graph: bool | str = "auto",
     precision: str = "fp32",
+    channels_last: bool | str = "auto",
     alternate: Sequence[str] | None = None,
     turns: Sequence[int] | None = None,
     progress: bool = False,
@@ -190,6 +196,12 @@ def train_models(
         Capture the step in a CUDA graph ("auto": on CUDA only).
     precision : {"fp32", "bf16"}
         bf16 autocast of the forward pass (CUDA only).
+    channels_last : bool or "auto"
+        Train a single model (K = 1) with its 4-D weights and image batches in channels-last
+        memory layout ("auto": on CPU only). The same arithmetic in another layout: oneDNN's
+        channels-last convolutions cut a baseline-CAE epoch on an MNIST class from 15.6 to
+        13.1 s on 2 CPU cores (README, *Training several models at once*). Batched models
+        (K > 1, vmap) and CUDA keep the default layout.
     alternate : list of str, optional
         Players that take turns (a GAN): parameter-name prefixes, one per entry of the loss
         vector ``loss_fn`` then returns. Each step updates them in this order: for player j
@@ -245,6 +257,9 @@ def train_models(
         raise ValueError("all training tensors must have the same image shape")
     device = datas[0].device
     use_graph = (device.type == "cuda") if cuda_graph == "auto" else bool(cuda_graph)
+    if channels_last not in ("auto", True, False):
+        raise ValueError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
+    nhwc = K == 1 and ((device.type == "cpu") if channels_last == "auto" else channels_last)
     if use_graph and device.type != "cuda":
         raise ValueError("cuda_graph=True needs the data on a CUDA device")
     shared = all(d is datas[0] for d in datas)
@@ -269,7 +284,8 @@ def train_models(
         m.train()
     # Each model keeps its own leaf tensors (so Adam keeps a step count per model); they are
     # stacked inside the step, which is differentiable, and vmap runs the K copies at once.
-    leaves = [{k: p.detach().clone().requires_grad_(True) for k, p in m.named_parameters()} for m in models]
+    leaves = [{k: _layout(p.detach().clone(), nhwc).requires_grad_(True) for k, p in m.named_parameters()}
+              for m in models]
     _, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
     names = list(leaves[0])
@@ -303,8 +319,7 @@ def train_models(
     def losses_of(x: Any, player: int | None = None) -> torch.Tensor:  # K losses (K x players with alternate)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
             if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
-                first = (lambda a: a[0])
-                x1 = tuple(map(first, x)) if isinstance(x, tuple) else first(x)
+                x1 = (_layout(x[0][0], nhwc), *(a[0] for a in x[1:])) if isinstance(x, tuple) else _layout(x[0], nhwc)
                 b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
                 return one(leaves[0], b1, x1, None if targets is None else targets[0], player)[None]
             params = {k: torch.stack([lv[k] for lv in leaves]) for k in names}

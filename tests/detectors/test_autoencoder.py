@@ -146,7 +146,7 @@ def test_cifar10_rgb_path_end_to_end(method, tmp_path):
     if method.endswith("nnqed"):
         over["m"] = 16
     rows = run_benchmark(method, "cifar10", classes="0", seeds="0,1", preset="paper_cifar", out=out,
-                         overrides=over, data_root=tmp_path / "data", progress=False)
+                         overrides=over, data_root=tmp_path / "data", progress=False, batch_models=2)
     assert [r["seed"] for r in rows] == [0, 1] and all(r["fit_models_batched"] == 2 for r in rows)
     assert all(0 <= r["auroc"] <= 1 for r in rows) and rows[0]["params"]["epochs"] == 1
     assert len(read_results(out)) == 2

@@ -95,6 +95,19 @@ def test_parse_errors():
         B.parse_seeds("a-b")
 
 
+def test_default_grouping_is_per_class_on_cuda_and_one_run_at_a_time_on_cpu():
+    import anomalens
+
+    tasks = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert B._groups(tasks, None) == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
+    assert B._groups(tasks, None, on_cpu=True) == [[t] for t in tasks]  # vmap is slower than one by one on CPU
+    assert B._groups(tasks, 3, on_cpu=True) == [tasks[:3], tasks[3:]]  # an explicit size is kept
+    assert B._trains_on_cpu(anomalens.create("cae_re", device="cpu"))
+    assert not B._trains_on_cpu(anomalens.create("raw_nnqed"))  # no network to train
+    with pytest.raises(ValueError, match="batch_models"):
+        B._groups(tasks, 0)
+
+
 def test_progress_shows_training_bars_and_rows_do_not_record_it(toy, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     rows = B.run_benchmark("cae_re", "toy", classes="0", seeds="0", preset="quick", out=out, progress=True)

@@ -234,7 +234,18 @@ def _keep_record(directory: str | os.PathLike, row: dict[str, Any], scores: np.n
                      names=names, top=top, default_params=default_params, **kw)
 
 
-def _groups(tasks: list[tuple[int, int]], batch_models: int | None) -> list[list[tuple[int, int]]]:
+def _trains_on_cpu(proto: Any) -> bool:
+    """Whether ``proto`` is a network detector that will train on the CPU."""
+    device = getattr(proto, "_torch_device", None)
+    return callable(device) and device().type == "cpu"
+
+
+def _groups(tasks: list[tuple[int, int]], batch_models: int | None, on_cpu: bool = False
+            ) -> list[list[tuple[int, int]]]:
+    """``batch_models=None``: the seeds of each class together, or one at a time when ``on_cpu``
+    (vmap over K models is slower on CPU than K single runs: ``benchmarks/TRAIN_SPEED-cpu.md``)."""
+    if batch_models is None and on_cpu:
+        batch_models = 1
     if batch_models is None:
         by_class: dict[int, list[tuple[int, int]]] = {}
         for t in tasks:
@@ -488,7 +499,9 @@ def run_benchmark(
     Returns the rows written by this call (finished rows already in ``out`` are skipped).
     Runs are fitted in groups with :meth:`~anomalens.detectors.BaseDetector.fit_many`
     (network detectors train a group as one batched network): ``batch_models=None`` groups
-    the pending seeds of each class, ``N`` groups up to N (class, seed) runs across classes,
+    the pending seeds of each class on CUDA and fits one run at a time on CPU (where training
+    K models as one vmapped network is slower than K single runs), ``N`` groups up to N
+    (class, seed) runs across classes,
     ``1`` fits one at a time. ``fit_seconds`` is then the group's time / its size. Rows are
     written as soon as their group is fitted, so an interrupted run loses at most one group.
 
@@ -633,7 +646,7 @@ def run_benchmark(
                                     main.get("fit_models_batched", 1), commit, params_of,
                                     scores_dir, names, seed_list, loaded_from=str(path))
     bar.update(len(class_ids) * len(seed_list) - len(tasks))
-    for group in _groups(tasks, batch_models):
+    for group in _groups(tasks, batch_models, _trains_on_cpu(proto)):
         label = ", ".join(f"{c}/{s}" for c, s in group)
         bar.set_description(f"{method} {ds_name} class/seed {label if len(label) < 40 else label[:37] + '...'}")
         aug_info: dict[tuple[int, int], dict[str, Any]] = {}
