@@ -134,20 +134,24 @@ def test_nan_loss_is_reported(data):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_graph_step_equals_eager_step():
-    """The captured step (warm-up undone) makes the same updates as the eager loop."""
+@pytest.mark.parametrize("seeds,precision", [((1, 2), "fp32"), ((1,), "fp32"), ((1, 2), "bf16"), ((1,), "bf16")])
+def test_cuda_graph_step_equals_eager_step(seeds, precision):
+    """The captured step (warm-up undone) makes the same updates as the eager loop: K models at once
+    (vmap) and one model (its own path), in fp32 and under bf16 autocast."""
     dev = torch.device("cuda")
-    datas = [to_uint8_tensor(make_images(n, size=8, seed=n), dev) for n in (40, 56)]
+    datas = [to_uint8_tensor(make_images(n, size=8, seed=n), dev) for n in (40, 56)][: len(seeds)]
+    tol = {"fp32": dict(rtol=1e-4, atol=1e-5), "bf16": dict(rtol=2e-2, atol=2e-3)}[precision]
     runs = {}
     for graph in (False, True):
-        models = [tiny(1).to(dev), tiny(2).to(dev)]
-        res = train_models(models, datas, mse, phases=[Phase(2, 1e-2), Phase(1, 1e-3)], batch_size=16, seeds=[1, 2],
-                           cuda_graph=graph)
+        models = [tiny(s).to(dev) for s in seeds]
+        res = train_models(models, datas, mse, phases=[Phase(2, 1e-2), Phase(1, 1e-3)], batch_size=16,
+                           seeds=list(seeds), cuda_graph=graph, precision=precision)
+        assert res.cuda_graph is graph
         runs[graph] = (res.losses, [state(m) for m in models])
-    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-4)
+    np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=tol["rtol"])
     for a, b in zip(runs[True][1], runs[False][1]):
         for name in a:
-            torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(a[name], b[name], **tol)
 
 
 def test_fractional_epochs_train_that_share_of_the_steps():

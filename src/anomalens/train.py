@@ -317,7 +317,9 @@ def train_models(
     seen = torch.zeros(K, device=device)
 
     def losses_of(x: Any, player: int | None = None) -> torch.Tensor:  # K losses (K x players with alternate)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda"):
+        # no autocast weight cache under a CUDA graph (PyTorch's advice for graphs with autocast)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda",
+                            cache_enabled=not use_graph):
             if K == 1:  # no stacking, no vmap: the same computation without their per-step overhead
                 x1 = (_layout(x[0][0], nhwc), *(a[0] for a in x[1:])) if isinstance(x, tuple) else _layout(x[0], nhwc)
                 b1 = {n: b[0] for n, b in buffers.items()}  # views: BatchNorm updates reach `buffers`
