@@ -6,7 +6,9 @@
 #   ANOMALENS   the command [anomalens]; on a machine without the venv: "python3 -m anomalens"
 #   PRESET      paper | quick [paper]       SEEDS    [0-2]      DATASETS ["mnist fashion_mnist"]
 #   RESULTS     results folder [benchmarks/results]             MODELS   [models] (git-ignored)
-#   BATCH       extra runner flags, e.g. "--batch-models 30" to train 10 classes x 3 seeds at once
+#   BATCH       extra runner flags, e.g. "--batch-models 30" to train 10 classes x 3 seeds at once (rows are
+#               written when a batch ends: on a time-limited device call leave it empty, so the default,
+#               each class's seeds together on CUDA, writes rows class by class)
 #   SWEEP       1 = run the m/c sweep on Fashion-MNIST from the saved InceptionCAE models [1]
 #   SWEEP_SEEDS seeds of the sweep [0] (65 settings per model; about 4 min per model on 2 cores)
 #   PYTHON      for the sweep script [python3]
