@@ -251,3 +251,85 @@ def test_cuda_graph_replays_alternating_players_like_eager_steps():
     np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-5)
     np.testing.assert_allclose(runs[True][2], runs[False][2], rtol=1e-5)
     np.testing.assert_allclose(runs[True][1], runs[False][1], rtol=1e-5)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _killed_after(calls):
+    """An MSE loss that raises (like a killed process) on its ``calls``-th call."""
+    seen = [0]
+
+    def loss(forward, x, target):
+        seen[0] += 1
+        if seen[0] == calls:
+            raise _Interrupt
+        return mse(forward, x, target)
+
+    return loss
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_weights(data, tmp_path, channels_last):
+    rgb = to_uint8_tensor(make_images(50, size=8, channels=3), torch.device("cpu"))
+    net = lambda: seeded(4, lambda: nn.Sequential(  # noqa: E731
+        nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.1), nn.Conv2d(4, 3, 3, padding=1), nn.Sigmoid()))
+    phases = [Phase(3, 1e-2), Phase(2, 1e-3)]  # 3 steps an epoch: the kill lands in epoch 4 (second phase)
+    opts = dict(phases=phases, batch_size=16, seeds=[4], channels_last=channels_last)
+    straight = net()
+    ref = train_models([straight], rgb, mse, **opts)
+    ck = tmp_path / "run.safetensors"
+    with pytest.raises(_Interrupt):
+        train_models([net()], rgb, _killed_after(3 * 3 + 2), checkpoint=ck, checkpoint_interval=0, **opts)
+    assert ck.is_file()
+    resumed = net()
+    res = train_models([resumed], rgb, mse, checkpoint=ck, checkpoint_interval=0, **opts)
+    np.testing.assert_array_equal(res.losses, ref.losses)  # the first 3 epochs' losses come from the file
+    for name, v in state(straight).items():
+        torch.testing.assert_close(state(resumed)[name], v, rtol=0, atol=0)
+    assert res.images_seen == ref.images_seen
+    # a finished checkpoint returns the trained weights without training again
+    again = net()
+    calls = [0]
+
+    def counting(forward, x, target):
+        calls[0] += 1
+        return mse(forward, x, target)
+
+    train_models([again], rgb, counting, checkpoint=ck, **opts)
+    assert calls[0] == 0
+    torch.testing.assert_close(state(again), state(straight), rtol=0, atol=0)
+
+
+def test_checkpoint_of_another_run_is_refused_and_bad_files_are_named(data, tmp_path):
+    ck = tmp_path / "run.safetensors"
+    train_models([tiny(1)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck)
+    with pytest.raises(ValueError, match="another training run"):
+        train_models([tiny(2)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[2], checkpoint=ck)
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="run.safetensors.*cannot be read"):
+        train_models([tiny(1)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck)
+
+
+def test_early_stopping_state_survives_a_resume(tmp_path):
+    train, val = (to_uint8_tensor(make_images(n, size=8, seed=s), torch.device("cpu")) for n, s in ((48, 1), (16, 2)))
+    opts = dict(phases=[Phase(8, 0.1)], batch_size=16, seeds=[1, 2], val_data=val, patience=1)
+    straight = [tiny(1), tiny(2)]
+    ref = train_models(straight, train, mse, **opts)
+    assert ref.losses.shape == (2, 5) and ref.best_epochs == [3, 3]  # both stop early, after epoch 5 of 8
+    ck = tmp_path / "es.safetensors"
+    with pytest.raises(_Interrupt):  # 5 loss calls an epoch (3 vmapped steps, 2 validations): dies in epoch 5
+        train_models([tiny(1), tiny(2)], train, _killed_after(4 * 5 + 2), checkpoint=ck, checkpoint_interval=0, **opts)
+    resumed = [tiny(1), tiny(2)]
+    res = train_models(resumed, train, mse, checkpoint=ck, **opts)
+    assert res.best_epochs == ref.best_epochs and res.losses.shape == ref.losses.shape
+    np.testing.assert_allclose(res.val_losses, ref.val_losses, rtol=1e-5)
+    for a, b in zip(resumed, straight):
+        torch.testing.assert_close(state(a), state(b), rtol=1e-5, atol=1e-6)
+    # the run had stopped early when its last checkpoint was written: nothing more to train
+    again = [tiny(1), tiny(2)]
+    done = train_models(again, train, _killed_after(1), checkpoint=ck, **opts)
+    assert done.losses.shape == (2, 5) and done.best_epochs == [3, 3]
+    for a, b in zip(again, straight):
+        torch.testing.assert_close(state(a), state(b), rtol=1e-5, atol=1e-6)

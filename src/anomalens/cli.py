@@ -122,6 +122,9 @@ def benchmark(
     scores: Optional[Path] = typer.Option(
         None, "--scores", help="Also keep each run's per-image scores and its most anomalous test images with their "
         "maps here, for the figures of `anomalens report --scores`."),
+    checkpoints: Optional[Path] = typer.Option(
+        None, help="Keep the training state here (every minute): rerunning an interrupted command resumes the "
+        "training from its last checkpoint instead of from scratch; deleted once the run's rows are written."),
 ) -> None:
     """Run a detector over classes x seeds; one JSON line per run."""
     from .eval.benchmark import parse_also, run_benchmark
@@ -133,7 +136,7 @@ def benchmark(
             batch_models=batch_models, also=parse_also(also or []), save_models=save_models, load_models=load_models,
             ood_dataset=ood_dataset,
             augment=augment, augment_n=augment_n, augment_set=_overrides(augment_set, "--augment-set"),
-            val_anomalies=val_anomalies, scores_dir=scores, dcgan_cache=dcgan_cache,
+            val_anomalies=val_anomalies, scores_dir=scores, dcgan_cache=dcgan_cache, checkpoints=checkpoints,
         )
     except (ValueError, OSError, TypeError) as e:
         _fail(e)

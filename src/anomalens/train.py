@@ -20,16 +20,30 @@ On CUDA the images stay on the GPU as uint8 and are converted per batch; the ful
 (forward, backward, Adam) can be captured once in a CUDA graph and replayed (``cuda_graph``)
 and run under bf16 autocast (``precision="bf16"``). The loss is accumulated on the device
 and read once per epoch, so there is no host synchronisation per step.
+
+Long runs can be resumed: with ``checkpoint=`` (or inside :func:`train_checkpoints`) the
+whole training state (weights, BatchNorm buffers, optimizer moments, the shuffling and torch
+random generators, the loss history, early-stopping state) is written atomically to one
+safetensors file every ``checkpoint_interval`` seconds and after the last epoch; a later call
+with the same settings and data starts from the epoch it holds, and ends with the same
+weights as an uninterrupted run (a test checks this on CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
+import hashlib
 import inspect
+import json
+import os
+import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +51,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-__all__ = ["Phase", "TrainResult", "resolve_device", "to_uint8_tensor", "train_models", "predict_batches", "seeded"]
+__all__ = ["Phase", "TrainResult", "resolve_device", "to_uint8_tensor", "train_models", "predict_batches", "seeded",
+           "train_checkpoints", "CheckpointScope"]
 
 #: loss(forward, x, target) -> scalar, for ONE model; ``forward`` calls that model, ``x`` is a
 #: float batch in [0, 1], ``target`` the model's own extra tensor (or None)
@@ -83,6 +98,51 @@ class TrainResult:
     @property
     def images_per_second(self) -> float:
         return self.images_seen / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class CheckpointScope:
+    """The checkpoints :func:`train_checkpoints` hands out: ``files`` (written or resumed, in
+    call order) and ``resumed_seconds``, the training time the resumed ones had already spent
+    (add it to a wall-clock fit time to report the whole training time)."""
+
+    prefix: Path
+    interval: float = 60.0
+    files: list[Path] = field(default_factory=list)
+    resumed_seconds: float = 0.0
+
+    def next_path(self, desc: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", desc).strip("_") or "train"
+        return self.prefix.parent / f"{self.prefix.name}-{len(self.files):02d}-{slug}.safetensors"
+
+    def remove(self) -> None:
+        """Delete the checkpoint files (call once the trained models are saved elsewhere)."""
+        for f in self.files:
+            f.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.prefix.parent.rmdir()  # only if empty
+
+
+_SCOPE: contextvars.ContextVar[CheckpointScope | None] = contextvars.ContextVar("anomalens_train_checkpoints",
+                                                                                default=None)
+
+
+@contextlib.contextmanager
+def train_checkpoints(prefix: str | os.PathLike, interval: float = 60.0) -> Iterator[CheckpointScope]:
+    """Checkpoint every :func:`train_models` call made inside the block (by any detector's fit).
+
+    The n-th call (from 0) keeps its state in ``<prefix>-<nn>-<desc>.safetensors`` (the folder
+    is created), so rerunning the same fit after an interruption resumes each training stage:
+    finished stages return at once with their trained weights, the interrupted one goes on
+    from its last saved epoch (written every ``interval`` seconds and after the last epoch).
+    Files are left in place; call ``scope.remove()`` when done.
+    """
+    scope = CheckpointScope(Path(prefix), float(interval))
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -149,6 +209,8 @@ def train_models(
     turns: Sequence[int] | None = None,
     progress: bool = False,
     desc: str = "train",
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_interval: float = 60.0,
 ) -> TrainResult:
     """Train ``models`` (same architecture, already on the data's device) in place.
 
@@ -217,6 +279,14 @@ def train_models(
         e.g. ``(1, 2)`` for two generator steps per discriminator step (a GAN's "k steps of
         one player for every step of the other"). A player's repeated turns reuse the step's
         batch; its logged loss is the mean over its turns.
+    checkpoint : path, optional
+        A safetensors file holding the whole training state, written atomically every
+        ``checkpoint_interval`` seconds (at the end of an epoch) and after the last epoch.
+        If it exists when the call starts, training resumes from the epoch it holds (a file
+        written with other settings, seeds or data is refused with a ValueError); an
+        interrupted run loses at most the epochs since the last write. Inside
+        :func:`train_checkpoints` the path is chosen by the block. ``seconds`` of the
+        result then includes the time the checkpointed epochs took.
 
     An epoch is ``views * n_k // batch_size`` full mini-batches of model k's images in a fresh random
     order (the last partial batch is dropped, so every step has the same shape; the next
@@ -377,10 +447,108 @@ def train_models(
         finally:
             base.train()
     images = 0
+    ck_path = Path(checkpoint) if checkpoint is not None else None
+    scope = _SCOPE.get() if ck_path is None else None
+    if scope is not None:
+        ck_path = scope.next_path(desc)
+        scope.files.append(ck_path)
+        checkpoint_interval = scope.interval
+    start_epoch, prior_seconds = 0, 0.0
+    if ck_path is not None:
+        digest = hashlib.sha1()
+        for tensor in ([datas[0]] if shared else datas) + ([label_pool] if label_pool is not None else []) + (
+                [targets] if targets is not None else []):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        fingerprint = json.dumps({
+            "desc": desc, "seeds": [int(s) for s in seeds], "phases": [[p.epochs, p.lr] for p in phases],
+            "batch_size": batch_size, "weight_decay": weight_decay, "views": views, "optimizer": optimizer,
+            "optimizer_options": repr(sorted((optimizer_options or {}).items())), "sizes": sizes,
+            "image_shape": list(datas[0].shape[1:]), "players": players, "turns": list(turns or []),
+            "params": {n: list(v.shape) for n, v in leaves[0].items()}, "precision": precision,
+            "early_stopping": [patience, val_every, min_delta, None if vals is None else [len(v) for v in vals]],
+            "data": digest.hexdigest()}, sort_keys=True)
+
+        def ck_save() -> None:
+            from safetensors.torch import save_file
+
+            from ._io import atomic_path
+
+            out: dict[str, torch.Tensor] = {f"leaf/{k}/{n}": v for k, lv in enumerate(leaves) for n, v in lv.items()}
+            out.update({f"buffer/{n}": b for n, b in buffers.items()})
+            for j, o in enumerate(opts):
+                for i, st in o.state_dict()["state"].items():
+                    out.update({f"opt/{j}/{i}/{key}": v for key, v in st.items() if torch.is_tensor(v)})
+            out.update({f"gen/{k}": g.get_state() for k, g in enumerate(gens)})
+            out["rng/cpu"] = torch.get_rng_state()
+            if device.type == "cuda":
+                out["rng/cuda"] = torch.cuda.get_rng_state(device)
+            out["history"] = torch.from_numpy(history[:, :epoch].copy())
+            if alternate is not None:
+                out["player_history"] = torch.from_numpy(player_history[:, :epoch].copy())
+            if val_history is not None:
+                out["val_history"] = torch.from_numpy(val_history[:, :epoch].copy())
+            for k, best in enumerate(best_state):
+                if best is not None:
+                    out.update({f"best/{k}/p/{n}": v for n, v in best[0].items()})
+                    out.update({f"best/{k}/b/{n}": v for n, v in best[1].items()})
+            meta = {"format": "anomalens-train-checkpoint/1", "fingerprint": fingerprint, "epoch": str(epoch),
+                    "images": str(images), "seconds": repr(prior_seconds + time.perf_counter() - t0),
+                    "best_loss": json.dumps(best_loss), "best_epoch": json.dumps(best_epoch),
+                    "stopped": json.dumps(stopped)}
+            with atomic_path(ck_path, "training checkpoint") as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in out.items()}, str(tmp), metadata=meta)
+
+        if ck_path.exists():
+            from safetensors import safe_open
+
+            try:
+                with safe_open(str(ck_path), framework="pt") as f:
+                    meta = f.metadata() or {}
+                    saved = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+            except Exception as e:
+                raise ValueError(f"training checkpoint {str(ck_path)!r} cannot be read ({e}); delete it to start "
+                                 "afresh") from e
+            if meta.get("fingerprint") != fingerprint:
+                raise ValueError(f"training checkpoint {str(ck_path)!r} was written by another training run (other "
+                                 "settings, seeds or data); delete it to start afresh")
+            start_epoch, images, prior_seconds = int(meta["epoch"]), int(meta["images"]), float(meta["seconds"])
+            with torch.no_grad():
+                for k, lv in enumerate(leaves):
+                    for n, v in lv.items():
+                        v.copy_(saved[f"leaf/{k}/{n}"])
+                for n, b in buffers.items():
+                    b.copy_(saved[f"buffer/{n}"])
+            for j, o in enumerate(opts):
+                sd = o.state_dict()
+                sd["state"] = {}
+                for key, v in saved.items():
+                    if key.startswith(f"opt/{j}/"):
+                        _, _, i, name = key.split("/", 3)
+                        sd["state"].setdefault(int(i), {})[name] = v
+                o.load_state_dict(sd)
+            for k, g in enumerate(gens):
+                g.set_state(saved[f"gen/{k}"])
+            torch.set_rng_state(saved["rng/cpu"])
+            if device.type == "cuda" and "rng/cuda" in saved:
+                torch.cuda.set_rng_state(saved["rng/cuda"], device)
+            history[:, :start_epoch] = saved["history"].numpy()
+            if alternate is not None:
+                player_history[:, :start_epoch] = saved["player_history"].numpy()
+            if val_history is not None:
+                val_history[:, :start_epoch] = saved["val_history"].numpy()
+            best_loss, best_epoch, stopped = (json.loads(meta[k]) for k in ("best_loss", "best_epoch", "stopped"))
+            for k in range(K):
+                if f"best/{k}/p/{names[0]}" in saved:
+                    best_state[k] = tuple({n[len(f"best/{k}/{part}/"):]: v.to(device) for n, v in saved.items()
+                                           if n.startswith(f"best/{k}/{part}/")} for part in ("p", "b"))
+            if scope is not None:
+                scope.resumed_seconds += prior_seconds
+    done_before = vals is not None and start_epoch > 0 and all(stopped)  # early stopping had ended the run
     t0 = time.perf_counter()
+    last_save = t0
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
+    bar = tqdm(total=total_epochs, initial=start_epoch, desc=desc, unit="epoch", disable=not progress, leave=False)
     epoch = 0
     graphs: dict[int, tuple] = {}
     all_state = lambda: [*(t for k in range(K) for t in model_state(k)), *buffers.values(),  # noqa: E731
@@ -392,6 +560,11 @@ def train_models(
                     group["lr"] = phase.lr
             graphs.clear()  # the learning rate is baked into a captured graph
             for frac in phase.epoch_fractions():
+                if epoch < start_epoch:  # trained before the checkpoint was written
+                    epoch += 1
+                    continue
+                if done_before:
+                    break
                 ep_steps = [s if frac == 1.0 else max(1, int(np.ceil(frac * s))) for s in steps]
                 n_steps = max(ep_steps)
                 images += sum(ep_steps) * bs
@@ -446,6 +619,10 @@ def train_models(
                 if vals is not None and np.isfinite(val_history[:, epoch - 1]).any():
                     post["val"] = f"{np.nanmean(val_history[:, epoch - 1]):.5f}"
                 bar.set_postfix(**post)
+                if ck_path is not None and (epoch == total_epochs or all(stopped)
+                                            or time.perf_counter() - last_save >= checkpoint_interval):
+                    ck_save()
+                    last_save = time.perf_counter()
                 if all(stopped):
                     break
             if vals is not None and all(stopped):
@@ -458,7 +635,7 @@ def train_models(
         val_history = val_history[:, :epoch]
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - t0
+    seconds = prior_seconds + time.perf_counter() - t0
     if not np.all(np.isfinite(history)):
         raise FloatingPointError(f"{desc}: the training loss became NaN or infinite")
 

@@ -116,3 +116,41 @@ def test_progress_shows_training_bars_and_rows_do_not_record_it(toy, tmp_path, c
     older = [dict(r, params={**r["params"], "verbose": False}) for r in B.read_results(out)]
     out.write_text("".join(json.dumps(r) + "\n" for r in older))  # rows written before verbose was dropped
     assert B.run_benchmark("cae_re", "toy", classes="0", seeds="0", preset="quick", out=out, progress=False) == []
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_interrupted_benchmark_resumes_training_from_its_checkpoints(toy, tmp_path, monkeypatch):
+    """Deep SVDD trains twice (autoencoder, then the SVDD objective): killed in the second
+    stage, the rerun reuses the first stage's finished checkpoint and goes on with the second
+    from its last epoch, and ends with the row an uninterrupted run writes."""
+    import functools
+
+    import anomalens.detectors.autoencoder as A
+    import anomalens.train as T
+
+    args = dict(classes="0", seeds="0", preset="quick", progress=False, overrides={"epochs": 3, "finetune_epochs": 1})
+    ref = B.run_benchmark("deepsvdd", "toy", out=tmp_path / "ref.jsonl", **args)[0]
+    monkeypatch.setattr(T, "train_checkpoints", functools.partial(T.train_checkpoints, interval=0))
+    svdd, calls = A._svdd_loss, [0]
+
+    def dies_in_the_third_svdd_epoch(forward, x, center):  # 40 images, batch 200 -> one step an epoch
+        calls[0] += 1
+        if calls[0] == 3:
+            raise _Killed
+        return svdd(forward, x, center)
+
+    monkeypatch.setattr(A, "_svdd_loss", dies_in_the_third_svdd_epoch)
+    ck = tmp_path / "ck"
+    with pytest.raises(_Killed):
+        B.run_benchmark("deepsvdd", "toy", out=tmp_path / "r.jsonl", checkpoints=ck, **args)
+    files = sorted(p.name for p in (ck / "deepsvdd-toy-quick").iterdir())
+    assert files == ["class0-seed0-00-deepsvdd_autoencoder_x1.safetensors", "class0-seed0-01-deepsvdd_svdd_x1.safetensors"]
+    monkeypatch.setattr(A, "_svdd_loss", svdd)
+    row = B.run_benchmark("deepsvdd", "toy", out=tmp_path / "r.jsonl", checkpoints=ck, **args)[0]
+    assert row["auroc"] == ref["auroc"] and row["aupr_anomaly"] == ref["aupr_anomaly"]
+    assert 0 < row["resumed_seconds"] <= row["fit_seconds"]
+    assert "resumed_seconds" not in ref
+    assert not (ck / "deepsvdd-toy-quick").exists()  # removed once the row is written

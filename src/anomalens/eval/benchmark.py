@@ -10,6 +10,7 @@ images; test labels never reach the detector.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -424,7 +425,7 @@ def _late_derived(proto: Any, derived: list[tuple], finished: list[tuple[int, in
 
 def _derive_rows(det: Any, method: str, derived: list[tuple], s: int, split: Any, base: dict[str, Any],
                  fit_seconds: float, batched: int, commit: str, params_of, scores_dir, names, seed_list: list[int],
-                 loaded_from: str | None = None) -> list[dict[str, Any]]:
+                 loaded_from: str | None = None, resumed_seconds: float = 0.0) -> list[dict[str, Any]]:
     """Fit each ``also`` scorer on ``det``'s network, score it and append its row (unless done)."""
     written = []
     for d_name, d_over, d_path, d_done, d_defaults in derived:
@@ -436,6 +437,8 @@ def _derive_rows(det: Any, method: str, derived: list[tuple], s: int, split: Any
         drow["params"] = params_of(ddet)
         if loaded_from is not None:
             drow["loaded_from"] = loaded_from
+        if resumed_seconds:
+            drow["resumed_seconds"] = resumed_seconds
         if _row_key(drow) not in d_done:
             if scores_dir is not None:
                 _keep_record(scores_dir, drow, dscores, ddet, split, names, d_defaults, pictures=s == min(seed_list))
@@ -468,6 +471,21 @@ def _categories(dataset: str, root, category: str | None) -> list[str]:
     return [c.strip() for c in category.split(",") if c.strip()]
 
 
+def _fit_group_runs(proto: Any, ds: Any, protocol: str, group: list[tuple[int, int]], train_sets: list,
+                    n_real: dict, aug_info: dict, val_anomalies: int) -> list[Any]:
+    """Fit one group of (class, seed) runs: together with ``fit_many``, or one by one with
+    validation anomalies for seed 004's weakly-supervised selection."""
+    if getattr(proto, "selection", None) != "weak":
+        return proto.fit_many(train_sets, [s for _, s in group], n_real=[n_real[cs] for cs in group])
+    dets = []
+    for (c, s), x in zip(group, train_sets):  # seed 004: a few labelled anomalies of one type each
+        extra, k = validation_anomalies(ds, protocol, c, s, val_anomalies)
+        aug_info.setdefault((c, s), {})["validation"] = {"anomaly_class": k, "n_anomalies": int(len(extra))}
+        dets.append(clone_with(proto, seed=s).fit(np.concatenate([x, extra]), np.r_[np.zeros(len(x)), np.ones(len(extra))],
+                                                  n_real=n_real[(c, s)]))
+    return dets
+
+
 def run_benchmark(
     method: str,
     dataset: str,
@@ -493,6 +511,7 @@ def run_benchmark(
     val_anomalies: int = 200,
     scores_dir: str | os.PathLike | None = None,
     dcgan_cache: str | os.PathLike | None = None,
+    checkpoints: str | os.PathLike | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``method`` over classes x seeds and append one results row each to ``out``.
 
@@ -544,6 +563,13 @@ def run_benchmark(
     ``save_models`` keeps every fitted detector under
     ``<save_models>/<method>-<dataset>-<preset>/class<c>-seed<s>`` (``anomalens.load`` reads it).
 
+    ``checkpoints`` (a folder) keeps the training state of the group being fitted (see
+    :func:`anomalens.train.train_checkpoints`), written every minute, so that rerunning an
+    interrupted command resumes the group's training from its last checkpoint instead of
+    from scratch; the files are deleted once the group's rows are written. A resumed row's
+    ``fit_seconds`` includes the earlier processes' training time, also given as
+    ``resumed_seconds``.
+
     ``load_models`` (a folder written by ``save_models``) adds ``also`` rows to runs that are
     already done: for each (class, seed) whose main row is in ``out`` but some derived row is
     not, the saved model is loaded, its settings checked against the main row, and the
@@ -567,7 +593,7 @@ def run_benchmark(
             batch_models=batch_models, also=also, save_models=save_models, load_models=load_models,
             ood_dataset=ood_dataset, augment=augment,
             augment_n=augment_n, augment_set=augment_set, val_anomalies=val_anomalies, scores_dir=scores_dir,
-            dcgan_cache=dcgan_cache)]
+            dcgan_cache=dcgan_cache, checkpoints=checkpoints)]
     category = cats[0] if cats else category
     overrides = dict(overrides or {})
     proto = create(method, preset=preset, **overrides)  # unknown names fail before any data is loaded
@@ -658,23 +684,25 @@ def run_benchmark(
                                      augment_set, dcgan_cache, f"{dataset} class {splits[c].normal_class}")
                           for c, s in group]
         t0 = time.perf_counter()
-        if getattr(proto, "selection", None) == "weak":  # seed 004: a few labelled anomalies of one type each
-            dets = []
-            for (c, s), x in zip(group, train_sets):
-                extra, k = validation_anomalies(ds, protocol, c, s, val_anomalies)
-                aug_info.setdefault((c, s), {})["validation"] = {"anomaly_class": k, "n_anomalies": int(len(extra))}
-                dets.append(clone_with(proto, seed=s).fit(np.concatenate([x, extra]),
-                                                          np.r_[np.zeros(len(x)), np.ones(len(extra))],
-                                                          n_real=n_real[(c, s)]))
-        else:
-            dets = proto.fit_many(train_sets, [s for _, s in group], n_real=[n_real[cs] for cs in group])
-        fit_seconds = (time.perf_counter() - t0) / len(group)
+        ck_scope: Any = contextlib.nullcontext()
+        if checkpoints is not None:
+            from ..train import train_checkpoints
+
+            tag = "+".join(f"class{base_of(c)['normal_class']}-seed{s}" for c, s in group)
+            ck_scope = train_checkpoints(Path(checkpoints) / f"{base_of(group[0][0])['method']}-{ds_name}-{preset}" / tag)
+        with ck_scope as ck:
+            dets = _fit_group_runs(proto, ds, protocol, group, train_sets, n_real, aug_info, val_anomalies)
+        resumed = ck.resumed_seconds if ck is not None else 0.0
+        fit_seconds = (time.perf_counter() - t0 + resumed) / len(group)
+        if resumed:  # the row records how much of fit_seconds earlier (interrupted) processes spent
+            for cs in group:
+                aug_info.setdefault(cs, {})["resumed_seconds"] = resumed / len(group)
         for (c, s), det in zip(group, dets):
             split, base = splits[c], base_of(c)
             # derived rows first: a crash before the main row re-runs the group, and the
             # derived rows already written are then skipped
             written += _derive_rows(det, method, derived, s, split, base, fit_seconds, len(group), commit, params_of,
-                                    scores_dir, names, seed_list)
+                                    scores_dir, names, seed_list, resumed_seconds=resumed / len(group))
             row, scores = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
             row["params"] = params_of(det)
             info = dict(aug_info.get((c, s), {}))
@@ -692,6 +720,8 @@ def run_benchmark(
             written.append(row)
             bar.update(1)
             bar.set_postfix(auroc=f"{row['auroc']:.4f}")
+        if ck is not None:
+            ck.remove()
         del dets
     bar.close()
     return written
