@@ -32,6 +32,21 @@ def test_fit_then_score_folder_and_files(mvtec_root, tmp_path):
     assert json.loads((tmp_path / "model" / "config.json").read_text())["params"]["index"] == "flat"
 
 
+
+def test_fit_with_checkpoints_resumes_from_and_then_removes_them(mvtec_root, tmp_path):
+    train = mvtec_root / "widget" / "train" / "good"
+    args = ["fit", "--method", "cae_re", "--preset", "quick", "--train", str(train), "--image-size", "32",
+            "--set", "epochs=2", "--set", "finetune_epochs=0", "--checkpoints", str(tmp_path / "ck")]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "model")])
+    assert r.exit_code == 0, r.output
+    assert list((tmp_path / "ck").iterdir()) == []  # removed once the model was saved
+    # a checkpoint the rerun would resume from is read: a damaged one is named, nothing is saved
+    (tmp_path / "ck" / "cae_re").mkdir()
+    (tmp_path / "ck" / "cae_re" / "fit-00-cae_re_autoencoder_x1.safetensors").write_bytes(b"torn")
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "model2")])
+    assert r.exit_code != 0 and "fit-00-cae_re_autoencoder_x1.safetensors" in r.output
+    assert "cannot be read" in r.output and not (tmp_path / "model2").exists()
+
 def test_benchmark_and_report_commands(mvtec_root, tmp_path):
     out = tmp_path / "res.jsonl"
     r = runner.invoke(app, ["benchmark", "--method", "raw_nnqed", "--dataset", "folder", "--protocol", "folder",

@@ -10,7 +10,7 @@ import csv
 import io
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -177,8 +177,13 @@ def fit(
     anomalies: Optional[Path] = typer.Option(
         None, help="Folder of a few labelled anomalies of one type: weakly-supervised detectors (dpa) choose their "
         "hyper-parameters with them (fit(X, y))."),
+    checkpoints: Optional[Path] = typer.Option(
+        None, help="Keep the training state here (every minute): rerunning an interrupted fit resumes the training "
+        "from its last checkpoint; deleted once the model is saved."),
 ) -> None:
     """Fit a detector on a folder of good images and save it (with its threshold)."""
+    import contextlib
+
     from .registry import create
 
     try:
@@ -189,23 +194,36 @@ def fit(
                     raise ValueError(f"--{key.replace('_', '-')} {value} and --set {key}={over[key]} disagree")
                 over[key] = value
         det = create(method, preset=preset, **over)
-        if anomalies is None:
-            det.fit(train)
-        else:
-            import numpy as np
+        ck_scope: Any = contextlib.nullcontext()
+        if checkpoints is not None:
+            from .train import train_checkpoints
 
-            from .data.images import as_image_array
-
-            size = getattr(det, "image_size", None)
-            good, bad = as_image_array(train, size=size), as_image_array(anomalies, size=size)
-            if good.shape[1:] != bad.shape[1:]:
-                raise ValueError(f"--anomalies images have shape {bad.shape[1:]}, --train images {good.shape[1:]}; "
-                                 "give --image-size to resize both")
-            det.fit(np.concatenate([good, bad]), np.r_[np.zeros(len(good)), np.ones(len(bad))])
+            ck_scope = train_checkpoints(checkpoints / method / "fit")
+        with ck_scope as ck:
+            _fit_cli(det, train, anomalies)
         det.save(out)
+        if ck is not None:
+            ck.remove()
     except (ValueError, OSError, TypeError) as e:
         _fail(e)
     typer.echo(f"saved {method} fitted on {len(det.train_scores_)} images to {out} (threshold {det.threshold_:.6g})")
+
+
+def _fit_cli(det, train: Path, anomalies: Optional[Path]) -> None:
+    """``fit``'s images: the good folder, plus labelled anomalies for weakly-supervised detectors."""
+    if anomalies is None:
+        det.fit(train)
+    else:
+        import numpy as np
+
+        from .data.images import as_image_array
+
+        size = getattr(det, "image_size", None)
+        good, bad = as_image_array(train, size=size), as_image_array(anomalies, size=size)
+        if good.shape[1:] != bad.shape[1:]:
+            raise ValueError(f"--anomalies images have shape {bad.shape[1:]}, --train images {good.shape[1:]}; "
+                             "give --image-size to resize both")
+        det.fit(np.concatenate([good, bad]), np.r_[np.zeros(len(good)), np.ones(len(bad))])
 
 
 @app.command()
