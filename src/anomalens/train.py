@@ -473,15 +473,7 @@ def train_models(
 
             from ._io import atomic_path
 
-            out: dict[str, torch.Tensor] = {f"leaf/{k}/{n}": v for k, lv in enumerate(leaves) for n, v in lv.items()}
-            out.update({f"buffer/{n}": b for n, b in buffers.items()})
-            for j, o in enumerate(opts):
-                for i, st in o.state_dict()["state"].items():
-                    out.update({f"opt/{j}/{i}/{key}": v for key, v in st.items() if torch.is_tensor(v)})
-            out.update({f"gen/{k}": g.get_state() for k, g in enumerate(gens)})
-            out["rng/cpu"] = torch.get_rng_state()
-            if device.type == "cuda":
-                out["rng/cuda"] = torch.cuda.get_rng_state(device)
+            out = _engine_state(leaves, buffers, opts, gens, device)
             out["history"] = torch.from_numpy(history[:, :epoch].copy())
             if alternate is not None:
                 out["player_history"] = torch.from_numpy(player_history[:, :epoch].copy())
@@ -512,25 +504,7 @@ def train_models(
                 raise ValueError(f"training checkpoint {str(ck_path)!r} was written by another training run (other "
                                  "settings, seeds or data); delete it to start afresh")
             start_epoch, images, prior_seconds = int(meta["epoch"]), int(meta["images"]), float(meta["seconds"])
-            with torch.no_grad():
-                for k, lv in enumerate(leaves):
-                    for n, v in lv.items():
-                        v.copy_(saved[f"leaf/{k}/{n}"])
-                for n, b in buffers.items():
-                    b.copy_(saved[f"buffer/{n}"])
-            for j, o in enumerate(opts):
-                sd = o.state_dict()
-                sd["state"] = {}
-                for key, v in saved.items():
-                    if key.startswith(f"opt/{j}/"):
-                        _, _, i, name = key.split("/", 3)
-                        sd["state"].setdefault(int(i), {})[name] = v
-                o.load_state_dict(sd)
-            for k, g in enumerate(gens):
-                g.set_state(saved[f"gen/{k}"])
-            torch.set_rng_state(saved["rng/cpu"])
-            if device.type == "cuda" and "rng/cuda" in saved:
-                torch.cuda.set_rng_state(saved["rng/cuda"], device)
+            _set_engine_state(saved, leaves, buffers, opts, gens, device)
             history[:, :start_epoch] = saved["history"].numpy()
             if alternate is not None:
                 player_history[:, :start_epoch] = saved["player_history"].numpy()
@@ -650,6 +624,49 @@ def train_models(
 
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adadelta": torch.optim.Adadelta, "rmsprop": torch.optim.RMSprop}
+
+
+def _engine_state(leaves: list[dict[str, torch.Tensor]], buffers: dict[str, torch.Tensor],
+                  opts: Sequence[torch.optim.Optimizer], gens: Sequence[torch.Generator],
+                  device: torch.device) -> dict[str, torch.Tensor]:
+    """What a checkpoint needs to replay the next step exactly: weights, stacked buffers,
+    optimizer state, the shuffling generators and torch's own RNG (read back by
+    :func:`_set_engine_state`)."""
+    out = {f"leaf/{k}/{n}": v for k, lv in enumerate(leaves) for n, v in lv.items()}
+    out.update({f"buffer/{n}": b for n, b in buffers.items()})
+    for j, o in enumerate(opts):
+        for i, st in o.state_dict()["state"].items():
+            out.update({f"opt/{j}/{i}/{key}": v for key, v in st.items() if torch.is_tensor(v)})
+    out.update({f"gen/{k}": g.get_state() for k, g in enumerate(gens)})
+    out["rng/cpu"] = torch.get_rng_state()
+    if device.type == "cuda":
+        out["rng/cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def _set_engine_state(saved: dict[str, torch.Tensor], leaves: list[dict[str, torch.Tensor]],
+                      buffers: dict[str, torch.Tensor], opts: Sequence[torch.optim.Optimizer],
+                      gens: Sequence[torch.Generator], device: torch.device) -> None:
+    """Load :func:`_engine_state`'s tensors back, in place (the optimizers keep their parameters)."""
+    with torch.no_grad():
+        for k, lv in enumerate(leaves):
+            for n, v in lv.items():
+                v.copy_(saved[f"leaf/{k}/{n}"])
+        for n, b in buffers.items():
+            b.copy_(saved[f"buffer/{n}"])
+    for j, o in enumerate(opts):
+        sd = o.state_dict()
+        sd["state"] = {}
+        for key, v in saved.items():
+            if key.startswith(f"opt/{j}/"):
+                _, _, i, name = key.split("/", 3)
+                sd["state"].setdefault(int(i), {})[name] = v
+        o.load_state_dict(sd)
+    for k, g in enumerate(gens):
+        g.set_state(saved[f"gen/{k}"])
+    torch.set_rng_state(saved["rng/cpu"])
+    if device.type == "cuda" and "rng/cuda" in saved:
+        torch.cuda.set_rng_state(saved["rng/cuda"], device)
 
 
 def _graph_step(graphs: dict, idx: tuple[torch.Tensor, ...], step: Callable, state: list[torch.Tensor],

@@ -692,17 +692,17 @@ def run_benchmark(
             ck_scope = train_checkpoints(Path(checkpoints) / f"{base_of(group[0][0])['method']}-{ds_name}-{preset}" / tag)
         with ck_scope as ck:
             dets = _fit_group_runs(proto, ds, protocol, group, train_sets, n_real, aug_info, val_anomalies)
-        resumed = ck.resumed_seconds if ck is not None else 0.0
-        fit_seconds = (time.perf_counter() - t0 + resumed) / len(group)
+        resumed = (ck.resumed_seconds if ck is not None else 0.0) / len(group)
+        fit_seconds = (time.perf_counter() - t0) / len(group) + resumed
         if resumed:  # the row records how much of fit_seconds earlier (interrupted) processes spent
             for cs in group:
-                aug_info.setdefault(cs, {})["resumed_seconds"] = resumed / len(group)
+                aug_info.setdefault(cs, {})["resumed_seconds"] = resumed
         for (c, s), det in zip(group, dets):
             split, base = splits[c], base_of(c)
             # derived rows first: a crash before the main row re-runs the group, and the
             # derived rows already written are then skipped
             written += _derive_rows(det, method, derived, s, split, base, fit_seconds, len(group), commit, params_of,
-                                    scores_dir, names, seed_list, resumed_seconds=resumed / len(group))
+                                    scores_dir, names, seed_list, resumed_seconds=resumed)
             row, scores = _run_row(det, base["method"], base, s, split, fit_seconds, commit, len(group))
             row["params"] = params_of(det)
             info = dict(aug_info.get((c, s), {}))
