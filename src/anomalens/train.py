@@ -504,7 +504,11 @@ def train_models(
                 raise ValueError(f"training checkpoint {str(ck_path)!r} was written by another training run (other "
                                  "settings, seeds or data); delete it to start afresh")
             start_epoch, images, prior_seconds = int(meta["epoch"]), int(meta["images"]), float(meta["seconds"])
-            _set_engine_state(saved, leaves, buffers, opts, gens, device)
+            try:
+                _set_engine_state(saved, leaves, buffers, opts, gens, device)
+            except (KeyError, RuntimeError) as e:  # e.g. a network with other BatchNorm buffers
+                raise ValueError(f"training checkpoint {str(ck_path)!r} does not fit this network ({e!r}); delete "
+                                 "it to start afresh") from e
             history[:, :start_epoch] = saved["history"].numpy()
             if alternate is not None:
                 player_history[:, :start_epoch] = saved["player_history"].numpy()

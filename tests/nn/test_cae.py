@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from anomalens.nn import BaselineCAE, EncoderOnly, InceptionCAE
+from anomalens.nn import BaselineCAE, EncoderOnly, InceptionCAE, SVDDCAE
 
 
 def inception_params(cin, n):
@@ -55,9 +55,38 @@ def test_inception_cae_shapes_follow_table_1(c):
 def test_parameter_counts(c):
     assert trainable(InceptionCAE(c)) == expected_inception_cae(c)
     assert trainable(BaselineCAE(c)) == expected_baseline_cae(c)
-    # the bias-free Deep SVDD variant drops every bias and BN affine parameter
-    nobias = BaselineCAE(c, bias=False, bn_affine=False)
-    assert all(p.dim() > 1 for p in nobias.parameters())
+    # Deep SVDD's variant: the same convolutions and dense layer without any bias or BN affine
+    # parameter, and no BatchNorm before the sigmoid
+    conv = lambda cin, cout: 25 * cin * cout  # noqa: E731
+    svdd = SVDDCAE(c)
+    assert all(p.dim() > 1 for p in svdd.parameters())
+    assert trainable(svdd) == (conv(c, 32) + conv(32, 64) + conv(64, 128) + 128 * 16 * 128
+                               + conv(8, 128) + conv(128, 64) + conv(64, 32) + conv(32, c))
+
+
+def test_svdd_cae_follows_ruffs_network():
+    torch.manual_seed(0)
+    net = SVDDCAE(1).train()
+    assert all(bn.eps == 1e-4 and bn.momentum == 0.1 and not bn.affine
+               for bn in net.modules() if isinstance(bn, torch.nn.modules.batchnorm._BatchNorm))
+    assert all(m.negative_slope == 0.01 for m in net.modules() if isinstance(m, torch.nn.LeakyReLU))
+    # Xavier-uniform convolution kernels with the leaky-ReLU gain (a bound above Glorot's own)
+    w = net.enc[1][0].weight.detach()
+    bound = torch.nn.init.calculate_gain("leaky_relu", 0.01) * (6 / (25 * 32 + 25 * 64)) ** 0.5
+    assert 0.8 * bound < float(w.abs().max()) <= bound
+    x = torch.rand(64, 1, 32, 32) * 0.2  # dark images, as MNIST's are mostly background
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+        # nothing pins the output's mean near 0.5 (an affine-free BatchNorm before the sigmoid would)
+        net.out_conv.weight.fill_(-0.02)
+        assert float(net(x).mean()) < 0.1
+        # the embedding is the dense layer's linear output, negative entries kept (no activation)
+        z = net.embed(x)
+    assert z.shape == (64, 128) and float(z.min()) < -0.1
+    torch.testing.assert_close(EncoderOnly(net)(x), z)
+    with pytest.raises(ValueError, match="SVDDCAE takes 32 x 32"):
+        net(torch.rand(1, 1, 28, 28))
 
 
 def test_keras_batchnorm_settings_and_glorot_init():

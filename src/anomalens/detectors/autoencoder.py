@@ -102,15 +102,14 @@ class _NetworkDetector(NetworkDetector):
         return ("cae", self.arch, getattr(self, "train_gap", None))
 
     def _build_net(self, in_channels: int):
-        from ..nn import BaselineCAE, InceptionCAE
+        from ..nn import BaselineCAE, InceptionCAE, SVDDCAE
         from ..train import seeded
 
         if self.arch == "inception":
             return seeded(self.seed, lambda: InceptionCAE(in_channels, train_gap=self.train_gap))
         if self.arch == "baseline":
             return seeded(self.seed, lambda: BaselineCAE(in_channels))
-        # Deep SVDD: Ruff et al.'s bias-free network with PyTorch-style BatchNorm (eps 1e-4, momentum 0.1)
-        return seeded(self.seed, lambda: BaselineCAE(in_channels, bias=False, bn_affine=False, bn={"eps": 1e-4, "momentum": 0.1}))
+        return seeded(self.seed, lambda: SVDDCAE(in_channels))  # Deep SVDD: Ruff et al.'s bias-free network
 
     def _check_tensor(self, x) -> None:
         h, w = x.shape[-2:]

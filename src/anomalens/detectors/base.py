@@ -474,7 +474,11 @@ def load_detector(path: str | Path) -> BaseDetector:
     calibration, cal_scores = fitted.pop("calibration_", None), tensors.pop("calibration_scores_", None)
     if (calibration is None) != (cal_scores is None):
         raise ModelFileError(f"{str(d)!r}: calibration is saved only in part (config.json and weights disagree)")
-    det._set_state(tensors, fitted)
+    try:
+        det._set_state(tensors, fitted)
+    except (RuntimeError, KeyError) as e:  # torch's load_state_dict: missing / unexpected / mis-shaped weights
+        raise ModelFileError(f"model file {str(w_path)!r} does not fit this anomalens's {name!r} network (saved by "
+                             f"anomalens {cfg.get('anomalens_version')}, whose network may differ): {e}") from e
     det.threshold_ = threshold
     if calibration is not None:
         det.calibration_, det.calibration_scores_ = calibration, np.asarray(cal_scores, dtype=np.float64)

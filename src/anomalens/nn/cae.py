@@ -21,12 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["InceptionLayer", "InceptionCAE", "BaselineCAE", "EncoderOnly", "keras_init_"]
+__all__ = ["InceptionLayer", "InceptionCAE", "BaselineCAE", "SVDDCAE", "EncoderOnly", "keras_init_"]
 
 LEAK = 0.1
 
 
 KERAS_BN = {"eps": 1e-3, "momentum": 0.01}  # Keras: epsilon 1e-3, moving-average momentum 0.99
+RUFF_BN = {"eps": 1e-4, "momentum": 0.1}  # Deep SVDD's PyTorch code (momentum: PyTorch's default)
 
 
 def _bn(channels: int, affine: bool = True, bn: dict | None = None) -> nn.BatchNorm2d:
@@ -44,9 +45,10 @@ def keras_init_(module: nn.Module) -> nn.Module:
 
 
 class _ConvBNAct(nn.Sequential):
-    def __init__(self, cin: int, cout: int, k: int, *, bias: bool = True, affine: bool = True, bn: dict | None = None):
+    def __init__(self, cin: int, cout: int, k: int, *, bias: bool = True, affine: bool = True, bn: dict | None = None,
+                 leak: float = LEAK):
         super().__init__(
-            nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias), _bn(cout, affine, bn), nn.LeakyReLU(LEAK)
+            nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias), _bn(cout, affine, bn), nn.LeakyReLU(leak)
         )
 
 
@@ -139,40 +141,90 @@ class BaselineCAE(nn.Module):
     Encoder: ``Conv(32, 5x5), pool -> Conv(64, 5x5), pool -> Conv(128, 5x5), pool -> Dense(128)
     + LeakyReLU``; decoder: reshape to ``8 x 4 x 4`` -> ``Conv(128), up -> Conv(64), up ->
     Conv(32), up -> Conv(C, 5x5) + BN + sigmoid``. :meth:`embed` is the 128-d dense output.
-
-    ``bias=False, bn_affine=False`` gives the bias-free variant Deep SVDD needs (a network with
-    bias terms can map every input to the centre and collapse); ``bn`` overrides the BatchNorm
-    ``eps`` / ``momentum`` (Keras' by default; Deep SVDD's PyTorch code uses 1e-4 / 0.1).
+    Deep SVDD's bias-free variant of the same layers is :class:`SVDDCAE`.
     """
 
-    def __init__(
-        self, in_channels: int = 1, rep_dim: int = 128, *, bias: bool = True, bn_affine: bool = True, bn: dict | None = None
-    ):
+    def __init__(self, in_channels: int = 1, rep_dim: int = 128):
         super().__init__()
-        if rep_dim % 16:
-            raise ValueError(f"rep_dim must be a multiple of 16 (it is reshaped to 4 x 4), got {rep_dim}")
+        _check_rep_dim(rep_dim)
         self.in_channels = in_channels
         self.rep_dim = self.embed_dim = rep_dim
-        kw = {"bias": bias, "affine": bn_affine, "bn": bn}
-        self.enc = nn.ModuleList([_ConvBNAct(in_channels, 32, 5, **kw), _ConvBNAct(32, 64, 5, **kw), _ConvBNAct(64, 128, 5, **kw)])
-        self.fc = nn.Linear(128 * 4 * 4, rep_dim, bias=bias)
-        self.dec = nn.ModuleList([_ConvBNAct(rep_dim // 16, 128, 5, **kw), _ConvBNAct(128, 64, 5, **kw), _ConvBNAct(64, 32, 5, **kw)])
-        self.out_conv = nn.Conv2d(32, in_channels, 5, padding=2, bias=bias)
-        self.out_bn = _bn(in_channels, bn_affine, bn)
+        self.enc = nn.ModuleList([_ConvBNAct(in_channels, 32, 5), _ConvBNAct(32, 64, 5), _ConvBNAct(64, 128, 5)])
+        self.fc = nn.Linear(128 * 4 * 4, rep_dim)
+        self.dec = nn.ModuleList([_ConvBNAct(rep_dim // 16, 128, 5), _ConvBNAct(128, 64, 5), _ConvBNAct(64, 32, 5)])
+        self.out_conv = nn.Conv2d(32, in_channels, 5, padding=2)
+        self.out_bn = _bn(in_channels)
         keras_init_(self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (32, 32):
-            raise ValueError(f"BaselineCAE takes 32 x 32 images, got {tuple(x.shape[-2:])}")
-        for layer in self.enc:
-            x = F.max_pool2d(layer(x), 2)
-        return F.leaky_relu(self.fc(x.flatten(1)), LEAK)
+        return F.leaky_relu(self.fc(_lenet_features(self, x)), LEAK)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         z = z.view(len(z), self.rep_dim // 16, 4, 4)
         for layer in self.dec:
             z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
         return torch.sigmoid(self.out_bn(self.out_conv(z)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def _check_rep_dim(rep_dim: int) -> None:
+    if rep_dim % 16:
+        raise ValueError(f"rep_dim must be a multiple of 16 (it is reshaped to 4 x 4), got {rep_dim}")
+
+
+def _lenet_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The three conv + pool stages shared by :class:`BaselineCAE` and :class:`SVDDCAE`, flattened."""
+    if x.shape[-2:] != (32, 32):
+        raise ValueError(f"{type(net).__name__} takes 32 x 32 images, got {tuple(x.shape[-2:])}")
+    for layer in net.enc:
+        x = F.max_pool2d(layer(x), 2)
+    return x.flatten(1)
+
+
+class SVDDCAE(nn.Module):
+    """Deep SVDD's bias-free LeNet-type autoencoder for 32 px inputs with 1 or 3 channels, as in
+    Ruff et al.'s PyTorch code (``CIFAR10_LeNet_Autoencoder`` and the ``CIFAR10_LeNet`` network
+    it initialises): the layers of :class:`BaselineCAE` without bias terms or BatchNorm affine
+    parameters, so the network cannot map every input to the centre and collapse.
+
+    Encoder: ``[Conv(5x5) + BN + LeakyReLU, pool] x 3 (32, 64, 128 filters) -> Dense(128)``;
+    :meth:`embed` is that dense output, linear (the Deep SVDD network's output, no activation).
+    Decoder, used only to pretrain: ``BN1d -> reshape 8 x 4 x 4 -> LeakyReLU -> [Conv(5x5) +
+    BN + LeakyReLU, up] x 3 (128, 64, 32 filters) -> Conv(C, 5x5) + sigmoid`` (no BatchNorm
+    before the sigmoid: without affine parameters it would pin every output's mean near 0.5).
+    Ruff's settings: BatchNorm eps 1e-4 / momentum 0.1, ``F.leaky_relu``'s slope 0.01, convolution
+    kernels Xavier-uniform with the leaky-ReLU gain, the dense layer PyTorch's default init.
+    """
+
+    def __init__(self, in_channels: int = 1, rep_dim: int = 128, *, leak: float = 0.01):
+        super().__init__()
+        _check_rep_dim(rep_dim)
+        self.in_channels, self.leak = in_channels, leak
+        self.rep_dim = self.embed_dim = rep_dim
+        kw = {"bias": False, "affine": False, "bn": RUFF_BN, "leak": leak}
+        self.enc = nn.ModuleList([_ConvBNAct(in_channels, 32, 5, **kw), _ConvBNAct(32, 64, 5, **kw), _ConvBNAct(64, 128, 5, **kw)])
+        self.fc = nn.Linear(128 * 4 * 4, rep_dim, bias=False)
+        self.code_bn = nn.BatchNorm1d(rep_dim, affine=False, **RUFF_BN)
+        self.dec = nn.ModuleList([_ConvBNAct(rep_dim // 16, 128, 5, **kw), _ConvBNAct(128, 64, 5, **kw), _ConvBNAct(64, 32, 5, **kw)])
+        self.out_conv = nn.Conv2d(32, in_channels, 5, padding=2, bias=False)
+        gain = nn.init.calculate_gain("leaky_relu", leak)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight, gain=gain)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(_lenet_features(self, x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z = F.leaky_relu(self.code_bn(z).view(len(z), self.rep_dim // 16, 4, 4), self.leak)
+        for layer in self.dec:
+            z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
+        return torch.sigmoid(self.out_conv(z))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)
