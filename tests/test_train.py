@@ -308,16 +308,14 @@ def test_checkpoint_of_another_run_is_refused_and_bad_files_are_named(data, tmp_
     with pytest.raises(ValueError, match="another training run"):
         train_models([tiny(2)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[2], checkpoint=ck)
     # the same parameters but another BatchNorm buffer layout (no parameter shape differs)
-    other = seeded(1, lambda: nn.Sequential(
+    affine_free = lambda *out_bn: seeded(1, lambda: nn.Sequential(  # noqa: E731
         nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4, affine=False), nn.LeakyReLU(0.1),
-        nn.Conv2d(4, 1, 3, padding=1), nn.BatchNorm2d(1, affine=False), nn.Sigmoid()))
-    twin = seeded(1, lambda: nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4, affine=False), nn.LeakyReLU(0.1),
-        nn.Conv2d(4, 1, 3, padding=1), nn.Sigmoid()))
+        nn.Conv2d(4, 1, 3, padding=1), *out_bn, nn.Sigmoid()))
     ck2 = tmp_path / "bn.safetensors"
-    train_models([twin], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck2)
+    train_models([affine_free()], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck2)
     with pytest.raises(ValueError, match="bn.safetensors.*does not fit this network"):
-        train_models([other], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck2)
+        train_models([affine_free(nn.BatchNorm2d(1, affine=False))], data, mse, phases=[Phase(1, 1e-2)], batch_size=16,
+                     seeds=[1], checkpoint=ck2)
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="run.safetensors.*cannot be read"):
         train_models([tiny(1)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck)

@@ -160,9 +160,7 @@ class BaselineCAE(nn.Module):
         return F.leaky_relu(self.fc(_lenet_features(self, x)), LEAK)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        z = z.view(len(z), self.rep_dim // 16, 4, 4)
-        for layer in self.dec:
-            z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
+        z = _lenet_upsample(self, z.view(len(z), self.rep_dim // 16, 4, 4))
         return torch.sigmoid(self.out_bn(self.out_conv(z)))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,6 +182,13 @@ def _lenet_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     for layer in net.enc:
         x = F.max_pool2d(layer(x), 2)
     return x.flatten(1)
+
+
+def _lenet_upsample(net: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """The three conv + 2x upsampling stages of both decoders, from the 4 x 4 code to 32 x 32."""
+    for layer in net.dec:
+        z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
+    return z
 
 
 class SVDDCAE(nn.Module):
@@ -222,9 +227,7 @@ class SVDDCAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         z = F.leaky_relu(self.code_bn(z).view(len(z), self.rep_dim // 16, 4, 4), self.leak)
-        for layer in self.dec:
-            z = F.interpolate(layer(z), scale_factor=2, mode="nearest")
-        return torch.sigmoid(self.out_conv(z))
+        return torch.sigmoid(self.out_conv(_lenet_upsample(self, z)))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)
