@@ -316,6 +316,12 @@ def test_checkpoint_of_another_run_is_refused_and_bad_files_are_named(data, tmp_
     with pytest.raises(ValueError, match="bn.safetensors.*does not fit this network"):
         train_models([affine_free(nn.BatchNorm2d(1, affine=False))], data, mse, phases=[Phase(1, 1e-2)], batch_size=16,
                      seeds=[1], checkpoint=ck2)
+    # and the other way round: the checkpoint has buffers this network lacks
+    ck3 = tmp_path / "bn3.safetensors"
+    train_models([affine_free(nn.BatchNorm2d(1, affine=False))], data, mse, phases=[Phase(1, 1e-2)], batch_size=16,
+                 seeds=[1], checkpoint=ck3)
+    with pytest.raises(ValueError, match=r"bn3.safetensors.*does not fit this network.*4\.running_mean"):
+        train_models([affine_free()], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck3)
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="run.safetensors.*cannot be read"):
         train_models([tiny(1)], data, mse, phases=[Phase(1, 1e-2)], batch_size=16, seeds=[1], checkpoint=ck)

@@ -651,7 +651,12 @@ def _engine_state(leaves: list[dict[str, torch.Tensor]], buffers: dict[str, torc
 def _set_engine_state(saved: dict[str, torch.Tensor], leaves: list[dict[str, torch.Tensor]],
                       buffers: dict[str, torch.Tensor], opts: Sequence[torch.optim.Optimizer],
                       gens: Sequence[torch.Generator], device: torch.device) -> None:
-    """Load :func:`_engine_state`'s tensors back, in place (the optimizers keep their parameters)."""
+    """Load :func:`_engine_state`'s tensors back, in place (the optimizers keep their parameters).
+    A KeyError when the saved buffers are not exactly this network's (the fingerprint covers
+    parameters only)."""
+    extra = {k[len("buffer/"):] for k in saved if k.startswith("buffer/")} ^ set(buffers)
+    if extra:
+        raise KeyError(f"buffers not in both the checkpoint and the network: {sorted(extra)}")
     with torch.no_grad():
         for k, lv in enumerate(leaves):
             for n, v in lv.items():
