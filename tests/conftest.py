@@ -33,6 +33,18 @@ def write_png(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG file claiming ``width`` x ``height`` 8-bit gray pixels, with an empty IDAT (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
 def make_mvtec_tree(root: Path, category: str = "widget", n_train: int = 24, n_good: int = 6, n_bad: int = 6,
                     size: int = 16, channels: int = 1) -> Path:
     """Write ``root/category/{train/good,test/good,test/scratch,ground_truth/scratch}``."""

@@ -11,7 +11,7 @@ from anomalens.data import load_dataset
 from anomalens.eval.benchmark import run_benchmark
 from anomalens.exceptions import (ChecksumError, DatasetNotAvailableError, ImageReadError, ModelFileError,
                                   NotFittedError)
-from tests.conftest import make_images, write_png
+from tests.conftest import make_images, png_header_only, write_png
 
 
 def det():
@@ -199,3 +199,11 @@ def test_24_cli_reports_errors_without_traceback(tmp_path):
     assert not (tmp_path / "m").exists()
     r = CliRunner().invoke(app, ["score", str(tmp_path / "m"), str(tmp_path)])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_25_decompression_bomb(fitted, tmp_path):
+    # Pillow refuses images over 2 x MAX_IMAGE_PIXELS with an exception that is not an OSError
+    p = tmp_path / "huge.png"
+    p.write_bytes(png_header_only(20_000, 20_000))
+    with pytest.raises(ImageReadError, match=r"huge\.png.*decompression bomb.*MAX_IMAGE_PIXELS"):
+        fitted.score(p)

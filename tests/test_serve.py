@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import anomalens
 from anomalens.cli import app
 from anomalens.serve import ScoringService, make_server, parse_upload
+from tests.conftest import png_header_only
 
 
 def _encode(arr: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -106,6 +107,9 @@ def test_bad_requests_get_clear_errors_and_the_service_keeps_working(served, mvt
     body, ctype = _multipart([("ok.png", good), ("notes.txt", b"not an image")])
     status, out = _request(port, "POST", "/score", body, {"Content-Type": ctype})
     assert status == 400 and "notes.txt" in out["error"]
+    status, out = _request(port, "POST", "/score?name=huge.png", png_header_only(20_000, 20_000),
+                           {"Content-Type": "image/png"})
+    assert status == 400 and "huge.png" in out["error"] and "decompression bomb" in out["error"]
     status, out = _request(port, "POST", "/score", b"", {"Content-Type": "image/png"})
     assert status == 400 and "empty" in out["error"]
     status, out = _request(port, "POST", "/score", b"x" * 200_001, {"Content-Type": "image/png"})

@@ -99,6 +99,9 @@ def _decode(src, what: str, size: Size, channels: int | None) -> np.ndarray:
             arr = np.asarray(im, dtype=np.uint8)
     except UnidentifiedImageError as e:
         raise ImageReadError(f"{what} is not an image Pillow can read") from e
+    except Image.DecompressionBombError as e:  # not an OSError: without this, a bare traceback (HTTP 500 in serve)
+        raise ImageReadError(f"{what} is refused as a possible decompression bomb: {e} "
+                             "(raise PIL.Image.MAX_IMAGE_PIXELS to read it anyway)") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"{what} is corrupt or truncated: {e}") from e
     return arr[..., None] if arr.ndim == 2 else arr
