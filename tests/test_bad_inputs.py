@@ -8,6 +8,7 @@ import pytest
 
 import anomalens
 from anomalens.data import load_dataset
+from anomalens.data.images import read_mask
 from anomalens.eval.benchmark import run_benchmark
 from anomalens.exceptions import (ChecksumError, DatasetNotAvailableError, ImageReadError, ModelFileError,
                                   NotFittedError)
@@ -207,3 +208,5 @@ def test_25_decompression_bomb(fitted, tmp_path):
     p.write_bytes(png_header_only(20_000, 20_000))
     with pytest.raises(ImageReadError, match=r"huge\.png.*decompression bomb.*MAX_IMAGE_PIXELS"):
         fitted.score(p)
+    with pytest.raises(ImageReadError, match=r"mask file .*huge\.png.*decompression bomb"):
+        read_mask(p, (8, 8))

@@ -123,7 +123,7 @@ def read_mask(path: str | os.PathLike | None, shape: tuple[int, int]) -> np.ndar
             if (im.height, im.width) != tuple(shape):
                 im = im.resize((shape[1], shape[0]), Image.NEAREST)
             return (np.asarray(im) > 0).astype(np.uint8)
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageReadError(f"mask file {str(p)!r} cannot be read: {e}") from e
 
 
