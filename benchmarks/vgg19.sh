@@ -12,7 +12,8 @@
 #               "none 224" adds the ImageNet-sized run (about 50x the compute: a GPU job)
 #   PATCH_DATASET  patch: synthetic_parts, or folder with DATA_ROOT=... (MVTec AD) [synthetic_parts]
 #   PATCH_METHOD   patch / coreset: vgg19_patch_nnqed, or effnet_patch_nnqed (the same on a frozen
-#               EfficientNet-Lite0; its PQ codes are also 1/64 of float32, so 1/64 is again equal memory)
+#               EfficientNet-Lite0; its PQ codes are also 1/64 of float32, so 1/64 is again equal memory),
+#               or augnet_patch_nnqed (the same on a frozen self-supervised ResNet-50, AugNet weights)
 #               [vgg19_patch_nnqed]
 #   SCORES      per-image score records for the report's figures [$RESULTS/scores]
 set -eu

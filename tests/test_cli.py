@@ -175,7 +175,8 @@ def test_maps_from_a_detector_without_anomaly_map_names_those_that_have_one(mvte
     r = runner.invoke(app, ["score", str(tmp_path / "model"), str(cat / "test" / "scratch"), "--maps", str(tmp_path / "maps")])
     assert r.exit_code != 0 and "raw_nnqed does not localise anomalies" in r.output
     named = localising_detectors()
-    assert {"kd_cae", "ni_cae", "cae_ssim", "dpa", "vgg19_patch_nnqed", "effnet_patch_nnqed"} <= set(named)
+    assert {"kd_cae", "ni_cae", "cae_ssim", "dpa", "vgg19_patch_nnqed", "effnet_patch_nnqed",
+            "augnet_patch_nnqed"} <= set(named)
     assert "raw_nnqed" not in named and "inception_cae_nnqed" not in named
     assert all(callable(getattr(anomalens.registry.get_class(n), "anomaly_map", None)) for n in named)
     assert localises(anomalens.registry.get_class("kd_cae")) and not localises(anomalens.load(tmp_path / "model"))

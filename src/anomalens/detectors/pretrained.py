@@ -19,12 +19,14 @@ import numpy as np
 
 from ..data import backbones as _weights
 from ..nn.efficientnet import EFFICIENTNET_LITE0_STAGES, EfficientNetLite0
+from ..nn.resnet import RESNET50_STAGES, ResNet50
 from ..nn.vgg import VGG19, VGG19_LAYERS
 from .base import Interval, NoneOr, OneOf
 from .knn import RawNNQED
 from .network import TorchDevice, store_params
 
-__all__ = ["VGG19NNQED", "VGG19PatchNNQED", "EffNetPatchNNQED", "pretrained_backbone", "pretrained_vgg19"]
+__all__ = ["VGG19NNQED", "VGG19PatchNNQED", "EffNetPatchNNQED", "AugNetPatchNNQED", "pretrained_backbone",
+           "pretrained_vgg19"]
 
 
 class _Backbone(NamedTuple):
@@ -40,14 +42,17 @@ BACKBONES: dict[str, _Backbone] = {
     "vgg19": _Backbone("VGG19", VGG19_LAYERS, 16, VGG19, _weights.load_vgg19_weights),
     "efficientnet_lite0": _Backbone("EfficientNet-Lite0", EFFICIENTNET_LITE0_STAGES, 32, EfficientNetLite0,
                                     _weights.load_efficientnet_lite0_weights),
+    "resnet50_augnet": _Backbone("ResNet-50 (AugNet)", RESNET50_STAGES, 32, ResNet50,
+                                 _weights.load_resnet50_augnet_weights),
 }
 _NETS: dict[tuple[str, str], Any] = {}
 
 
 def pretrained_backbone(name: str, device: Any):
     """One frozen ImageNet backbone (eval mode) per name and device, shared by every detector in
-    the process: ``"vgg19"`` (:class:`~anomalens.nn.VGG19`) or ``"efficientnet_lite0"``
-    (:class:`~anomalens.nn.EfficientNetLite0`). Each has ``preprocess(x)`` for images in [0, 1]
+    the process: ``"vgg19"`` (:class:`~anomalens.nn.VGG19`), ``"efficientnet_lite0"``
+    (:class:`~anomalens.nn.EfficientNetLite0`) or ``"resnet50_augnet"`` (:class:`~anomalens.nn.ResNet50`,
+    self-supervised, not ImageNet-labelled). Each has ``preprocess(x)`` for images in [0, 1]
     and ``forward(x, layers) -> {layer: features}``."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
@@ -439,6 +444,67 @@ class EffNetPatchNNQED(VGG19PatchNNQED):
         batch_size: int = 32,
         index: str = "pq_fastscan",
         m: int = 19,
+        nbits: int = 4,
+        k: int = 1,
+        pad_to: int | None = None,
+        threshold_quantile: float = 0.99,
+        image_size: int | None = None,
+        device: str = "auto",
+        verbose: bool = False,
+        seed: int = 0,
+    ):
+        store_params(self, locals())
+
+
+class AugNetPatchNNQED(VGG19PatchNNQED):
+    """Patch-level NN-QED on a frozen self-supervised ResNet-50 (AugNet), with anomaly maps (not
+    from a seed paper).
+
+    :class:`VGG19PatchNNQED`'s method on the network family PatchCore was built on: a
+    torchvision-layout ResNet-50 (:class:`~anomalens.nn.ResNet50`), taken at PatchCore's depths,
+    the second and third stages (``layer2`` + ``layer3``, strides 8 and 16, 512 + 1024 = 1536-d
+    patches, each 3 x 3-averaged and brought to the stride-8 grid), at 256 px (a 32 x 32 grid,
+    as :class:`EffNetPatchNNQED`). PatchCore's own weights (ImageNet-supervised WideResNet-50)
+    cannot be had here; these are AugNet's (Chen et al. 2021), learnt *without labels* by
+    pulling augmented copies of an image together, from PyPI ``imgsim==0.1.2``
+    (:mod:`anomalens.data.backbones`; ImageNet mean / std preprocessing, as that package does).
+    The PQ keeps the other patch detectors' compression, 8 dimensions per 4-bit sub-quantizer
+    (``m = 192``, 96 bytes a patch, 1/64 of float32), so ``coreset=1/64`` with ``index="flat"``
+    takes the same memory. All of this was fixed before any result was seen.
+
+    Parameters
+    ----------
+    layers : tuple of str, default ("layer2", "layer3")
+        ResNet-50 stage outputs (``layer1`` ... ``layer4``) whose patches are concatenated.
+    input_size : int, default 256
+        Square size images are resized to before the network (``layer2`` then gives a 32 x 32
+        patch grid). ``None`` keeps the images' size.
+    m : int, default 192
+        PQ sub-quantizers (1536-d patches for the default layers; other dimensions are
+        zero-padded to a multiple of ``m``).
+    holdout, map_sigma, coreset, batch_size, index, nbits, k, pad_to, threshold_quantile, image_size, device, verbose, seed
+        As in :class:`VGG19PatchNNQED`.
+    """
+
+    name: ClassVar[str] = "augnet_patch_nnqed"
+    _backbone: ClassVar[str] = "resnet50_augnet"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # No paper setting; the one preset is the defaults.
+        "quick": {"layers": ("layer2", "layer3"), "input_size": 256, "index": "pq_fastscan", "m": 192, "nbits": 4,
+                  "k": 1, "holdout": 0.1, "map_sigma": 0.5, "pad_to": None},
+    }
+
+    def __init__(
+        self,
+        *,
+        layers: tuple[str, ...] = ("layer2", "layer3"),
+        input_size: int | None = 256,
+        holdout: float = 0.1,
+        map_sigma: float = 0.5,
+        coreset: float | None = None,
+        batch_size: int = 32,
+        index: str = "pq_fastscan",
+        m: int = 192,
         nbits: int = 4,
         k: int = 1,
         pad_to: int | None = None,
