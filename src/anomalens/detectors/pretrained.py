@@ -7,8 +7,9 @@ class takes seconds on a GPU and minutes on a CPU, and no seed changes the netwo
 that of Bergman, Cohen & Hoshen, *Deep Nearest Neighbor Anomaly Detection* (2020), who use an
 ImageNet ResNet at 224 px; no such ResNet can be had here (see DESIGN.md, *Pretrained
 backbones*), hence VGG19, at the images' own size by default. The patch detectors
-(:class:`VGG19PatchNNQED`, :class:`EffNetPatchNNQED`) take PatchCore's patch-level version of the
-idea on VGG19 and on the other obtainable ImageNet network, EfficientNet-Lite0.
+(:class:`VGG19PatchNNQED`, :class:`EffNetPatchNNQED`, :class:`AugNetPatchNNQED`) take PatchCore's
+patch-level version of the idea on VGG19, on the other obtainable ImageNet network,
+EfficientNet-Lite0, and on the one obtainable ResNet-50, whose weights are self-supervised (AugNet).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _NETS: dict[tuple[str, str], Any] = {}
 
 
 def pretrained_backbone(name: str, device: Any):
-    """One frozen ImageNet backbone (eval mode) per name and device, shared by every detector in
+    """One frozen pretrained backbone (eval mode) per name and device, shared by every detector in
     the process: ``"vgg19"`` (:class:`~anomalens.nn.VGG19`), ``"efficientnet_lite0"``
     (:class:`~anomalens.nn.EfficientNetLite0`) or ``"resnet50_augnet"`` (:class:`~anomalens.nn.ResNet50`,
     self-supervised, not ImageNet-labelled). Each has ``preprocess(x)`` for images in [0, 1]
