@@ -7,7 +7,9 @@ from sklearn.metrics import roc_auc_score
 
 import anomalens
 from anomalens.data import load_dataset
-from anomalens.data.backbones import load_vgg19_weights
+from anomalens.data.backbones import load_efficientnet_lite0_weights, load_resnet50_augnet_weights, load_vgg19_weights
+from anomalens.nn.efficientnet import EfficientNetLite0
+from anomalens.nn.resnet import ResNet50
 from anomalens.nn.vgg import VGG19
 
 
@@ -160,102 +162,64 @@ def test_patch_detector_saves_loads_and_names_bad_parameters(images, anomalies, 
         anomalens.create("vgg19_patch_nnqed", index="flat", input_size=32, holdout=0.1).fit(images[:4])
 
 
-# -- effnet_patch_nnqed --------------------------------------------------------------------------
+# -- effnet_patch_nnqed, augnet_patch_nnqed: the patch detector on other backbones ----------------
 
-def test_effnet_patches_are_stage3_and_stage5_and_scores_are_nearest_patch_distances(images, anomalies):
+# method, network, weights, its two default stages, patch dimension, name in messages, the most a saved
+# model of the 64 test images may weigh: their PQ codes, never the network's weights (18 MB and 100 MB)
+PATCH_BACKBONES = [
+    ("effnet_patch_nnqed", EfficientNetLite0, load_efficientnet_lite0_weights, ("stage3", "stage5"), 40 + 112,
+     "EfficientNet-Lite0", 200_000),
+    ("augnet_patch_nnqed", ResNet50, load_resnet50_augnet_weights, ("layer2", "layer3"), 512 + 1024,
+     r"ResNet-50 \(AugNet\)", 2_000_000),
+]
+
+
+@pytest.mark.parametrize("method, network, weights, stages, dim, label, max_bytes", PATCH_BACKBONES,
+                         ids=["effnet", "augnet"])
+def test_patches_are_two_stages_and_scores_are_nearest_patch_distances(method, network, weights, stages, dim, label,
+                                                                       max_bytes, images, anomalies):
     from torch.nn import functional as F
 
-    from anomalens.data.backbones import load_efficientnet_lite0_weights
-    from anomalens.nn.efficientnet import EfficientNetLite0
-
-    det = anomalens.create("effnet_patch_nnqed", index="flat", input_size=64, holdout=0.25,
-                           device="cpu").fit(images[:40])
-    assert det.grid_ == (8, 8) and det.scorer_.dim_ == 40 + 112
-
-    net = EfficientNetLite0()
-    net.load_state_dict(load_efficientnet_lite0_weights())
+    det = anomalens.create(method, index="flat", input_size=64, holdout=0.25, device="cpu").fit(images[:40])
+    assert det.grid_ == (8, 8) and det.scorer_.dim_ == dim
+    net = network()
+    net.load_state_dict(weights())
     net.eval()
 
-    def patches(x):
+    def patches(x):  # the patch vectors computed another way: by hand from the module's stage outputs
         t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255), size=(64, 64),
                           mode="bilinear", align_corners=False)
         with torch.no_grad():
-            f = net(net.preprocess(t), ["stage3", "stage5"])
-        a = F.avg_pool2d(f["stage3"], 3, 1, 1, count_include_pad=False)
-        b = F.interpolate(F.avg_pool2d(f["stage5"], 3, 1, 1, count_include_pad=False), size=(8, 8),
+            f = net(net.preprocess(t), stages)
+        a = F.avg_pool2d(f[stages[0]], 3, 1, 1, count_include_pad=False)
+        b = F.interpolate(F.avg_pool2d(f[stages[1]], 3, 1, 1, count_include_pad=False), size=(8, 8),
                           mode="bilinear", align_corners=False)
-        return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(len(x), 64, 152).double().numpy()
+        return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(-1, dim).double().numpy()
 
     bank = np.setdiff1d(np.arange(40), det.held_idx_)
-    train = patches(images[bank]).reshape(-1, 152)
-    q = patches(anomalies[:4])
-    d2 = ((q[:, :, None, :] - train[None, None]) ** 2).sum(-1).min(-1)
-    np.testing.assert_allclose(det.score(anomalies[:4]), d2.max(1), rtol=1e-3)
+    train, q = patches(images[bank]), patches(anomalies[:4])
+    d2 = ((q ** 2).sum(1)[:, None] + (train ** 2).sum(1)[None] - 2 * q @ train.T).min(1)  # float64: exact enough
+    np.testing.assert_allclose(det.score(anomalies[:4]), d2.reshape(4, 64).max(1), rtol=1e-3)
 
 
-def test_effnet_patch_map_finds_the_defect_and_survives_save_load(images, anomalies, tmp_path):
+@pytest.mark.parametrize("method, network, weights, stages, dim, label, max_bytes", PATCH_BACKBONES,
+                         ids=["effnet", "augnet"])
+def test_patch_map_finds_the_defect_and_survives_save_load(method, network, weights, stages, dim, label, max_bytes,
+                                                           images, anomalies, tmp_path):
     from anomalens.eval.metrics import pixel_auroc
 
     # stride 8: a 128 px input gives a 16 x 16 grid on the 16 px images, one cell per pixel
-    det = anomalens.create("effnet_patch_nnqed", input_size=128, device="cpu").fit(images)
+    det = anomalens.create(method, input_size=128, device="cpu").fit(images)
     masks = (anomalies[..., 0] == 255).astype(np.uint8)
     assert pixel_auroc(masks, det.anomaly_map(anomalies)) > 0.9
     s = det.score(np.concatenate([images[:10], anomalies]))
     assert roc_auc_score(np.r_[np.zeros(10), np.ones(len(anomalies))], s) > 0.95
     det.save(tmp_path / "e")
-    assert (tmp_path / "e" / "weights.safetensors").stat().st_size < 200_000  # the PQ codes, no network weights
+    assert (tmp_path / "e" / "weights.safetensors").stat().st_size < max_bytes
     back = anomalens.load(tmp_path / "e")
-    assert type(back).name == "effnet_patch_nnqed"
+    assert type(back).name == method
     np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
-    with pytest.raises(ValueError, match="EfficientNet-Lite0 layers"):
-        anomalens.create("effnet_patch_nnqed", layers=("relu3_4",)).fit(images)
-    with pytest.raises(ValueError, match="too small for EfficientNet-Lite0"):
-        anomalens.create("effnet_patch_nnqed", input_size=None, index="flat").fit(images)
-
-
-# -- augnet_patch_nnqed --------------------------------------------------------------------------
-
-def test_augnet_patches_are_layer2_and_layer3_and_the_map_finds_the_defect(images, anomalies, tmp_path):
-    from torch.nn import functional as F
-
-    from anomalens.data.backbones import load_resnet50_augnet_weights
-    from anomalens.eval.metrics import pixel_auroc
-    from anomalens.nn.resnet import ResNet50
-
-    det = anomalens.create("augnet_patch_nnqed", index="flat", input_size=64, holdout=0.25,
-                           device="cpu").fit(images[:40])
-    assert det.grid_ == (8, 8) and det.scorer_.dim_ == 512 + 1024
-    net = ResNet50()
-    net.load_state_dict(load_resnet50_augnet_weights())
-    net.eval()
-
-    def patches(x):  # the patch vectors computed another way: by hand from the module's stages
-        t = F.interpolate(torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255), size=(64, 64),
-                          mode="bilinear", align_corners=False)
-        with torch.no_grad():
-            f = net(net.preprocess(t), ["layer2", "layer3"])
-        a = F.avg_pool2d(f["layer2"], 3, 1, 1, count_include_pad=False)
-        b = F.interpolate(F.avg_pool2d(f["layer3"], 3, 1, 1, count_include_pad=False), size=(8, 8),
-                          mode="bilinear", align_corners=False)
-        return torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(len(x), 64, 1536).double().numpy()
-
-    bank = np.setdiff1d(np.arange(40), det.held_idx_)
-    train = patches(images[bank]).reshape(-1, 1536)
-    q = patches(anomalies[:4]).reshape(-1, 1536)
-    d2 = ((q ** 2).sum(1)[:, None] + (train ** 2).sum(1)[None] - 2 * q @ train.T).min(1)  # float64: exact enough
-    np.testing.assert_allclose(det.score(anomalies[:4]), d2.reshape(4, 64).max(1), rtol=1e-3)
-
-    # the default PQ index; stride 8: a 128 px input gives a 16 x 16 grid on the 16 px images
-    det = anomalens.create("augnet_patch_nnqed", input_size=128, device="cpu").fit(images)
-    masks = (anomalies[..., 0] == 255).astype(np.uint8)
-    assert pixel_auroc(masks, det.anomaly_map(anomalies)) > 0.9
-    s = det.score(np.concatenate([images[:10], anomalies]))
-    assert roc_auc_score(np.r_[np.zeros(10), np.ones(len(anomalies))], s) > 0.95
-    det.save(tmp_path / "a")
-    back = anomalens.load(tmp_path / "a")
-    assert type(back).name == "augnet_patch_nnqed"
-    np.testing.assert_array_equal(back.score(anomalies), det.score(anomalies))
-    with pytest.raises(ValueError, match=r"ResNet-50 \(AugNet\) layers"):
-        anomalens.create("augnet_patch_nnqed", layers=("stage3",)).fit(images)
-    with pytest.raises(ValueError, match=r"too small for ResNet-50"):
-        anomalens.create("augnet_patch_nnqed", input_size=None, index="flat").fit(images)
+    with pytest.raises(ValueError, match=f"{label} layers"):
+        anomalens.create(method, layers=("relu3_4",)).fit(images)
+    with pytest.raises(ValueError, match=f"too small for {label}"):
+        anomalens.create(method, input_size=None, index="flat").fit(images)

@@ -50,16 +50,22 @@ def test_weights_file_is_pinned_and_an_altered_copy_is_refused(find, load, sha25
         find()
 
 
+def _assert_stage_shapes(net, stages):
+    """Every stage output, asked for at once on a grayscale 64 x 96 batch, has the channels and
+    stride the network's class declares, in order."""
+    with torch.no_grad():
+        out = net(net.preprocess(torch.rand(2, 1, 64, 96)), stages)
+    assert list(out) == list(stages)
+    for name, f in out.items():
+        s = type(net).stride(name)
+        assert f.shape == (2, type(net).channels(name), 64 // s, 96 // s), name
+
+
 def test_published_size_channels_and_strides(net):
     # 4.65 M parameters as published for Lite0 (the 1,000-way classifier included)
     assert sum(p.numel() for p in net.parameters()) == pytest.approx(4.65e6, rel=0.01)
     assert not any(p.requires_grad for p in net.parameters())
-    with torch.no_grad():
-        out = net(net.preprocess(torch.rand(2, 1, 64, 96)), EFFICIENTNET_LITE0_STAGES)
-    assert list(out) == list(EFFICIENTNET_LITE0_STAGES)
-    for name, f in out.items():
-        s = EfficientNetLite0.stride(name)
-        assert f.shape == (2, EfficientNetLite0.channels(name), 64 // s, 96 // s), name
+    _assert_stage_shapes(net, EFFICIENTNET_LITE0_STAGES)
     assert [EfficientNetLite0.stride(n) for n in EFFICIENTNET_LITE0_STAGES] == [2, 4, 8, 16, 16, 32, 32]
     # TensorFlow "same" padding: ceil(size / stride) for odd sizes too
     with torch.no_grad():
@@ -111,12 +117,7 @@ def test_resnet50_size_channels_and_strides(augnet):
     # ResNet-50's 23.5 M parameters without its classifier, plus AugNet's 2048 -> 768 head
     assert sum(p.numel() for p in augnet.parameters()) == 23_508_032 + 2048 * 768 + 768
     assert not any(p.requires_grad for p in augnet.parameters())
-    with torch.no_grad():
-        out = augnet(augnet.preprocess(torch.rand(2, 1, 64, 96)), RESNET50_STAGES)
-    assert list(out) == list(RESNET50_STAGES)
-    for name, f in out.items():
-        s = ResNet50.stride(name)
-        assert f.shape == (2, ResNet50.channels(name), 64 // s, 96 // s), name
+    _assert_stage_shapes(augnet, RESNET50_STAGES)
     assert [ResNet50.channels(n) for n in RESNET50_STAGES] == [256, 512, 1024, 2048]
     assert [ResNet50.stride(n) for n in RESNET50_STAGES] == [4, 8, 16, 32]
     with torch.no_grad():  # computation stops at the deepest stage asked for
