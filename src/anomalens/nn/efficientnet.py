@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._rgb import three_channels
+
 __all__ = ["EfficientNetLite0", "EFFICIENTNET_LITE0_STAGES"]
 
 #: per stage: (expansion, kernel, first stride, output channels, blocks) -- EfficientNet-B0's table
@@ -105,10 +107,7 @@ class EfficientNetLite0(nn.Module):
     @staticmethod
     def preprocess(x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], ``N x C x H x W`` RGB or grayscale -> the network's input."""
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != 3:
-            raise ValueError(f"EfficientNet-Lite0 takes 1 or 3 channels, got {x.shape[1]}")
+        x = three_channels(x, "EfficientNet-Lite0")
         return (x * 255.0 - 127.0) / 128.0
 
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:

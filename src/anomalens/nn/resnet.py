@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._rgb import three_channels
+
 __all__ = ["ResNet50", "RESNET50_STAGES"]
 
 #: per stage: (bottleneck width, blocks, first stride)
@@ -98,10 +100,7 @@ class ResNet50(nn.Module):
     @staticmethod
     def preprocess(x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], ``N x C x H x W`` RGB or grayscale -> the network's input."""
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != 3:
-            raise ValueError(f"ResNet-50 takes 1 or 3 channels, got {x.shape[1]}")
+        x = three_channels(x, "ResNet-50")
         mean = x.new_tensor(_MEAN).view(1, 3, 1, 1)
         std = x.new_tensor(_STD).view(1, 3, 1, 1)
         return (x - mean) / std

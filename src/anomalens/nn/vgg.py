@@ -16,6 +16,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from ._rgb import three_channels
+
 __all__ = ["VGG19", "VGG19_LAYERS", "CAFFE_BGR_MEAN"]
 
 #: (block, convolutions, width)
@@ -56,10 +58,7 @@ class VGG19(nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], ``N x C x H x W`` RGB or grayscale -> Caffe input (BGR, 0-255, mean subtracted)."""
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != 3:
-            raise ValueError(f"VGG19 takes 1 or 3 channels, got {x.shape[1]}")
+        x = three_channels(x, "VGG19")
         return x.flip(1) * 255.0 - self.mean
 
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
