@@ -102,3 +102,20 @@ def test_self_distances_are_what_a_search_of_an_indexed_vector_returns(data):
     np.testing.assert_allclose(fast.self_distances(train), fast.score(train), rtol=0.05, atol=0.05 * own.mean())
     with pytest.raises(ValueError, match="dimension"):
         pq.self_distances(train[:, :10])
+
+
+def test_blockwise_checks_and_quantization_errors_cover_every_row(data, monkeypatch):
+    import anomalens.scoring.knn as knn
+
+    train, _ = data
+    pq = KNNScorer("pq", m=16).fit(train)
+    whole = pq.self_distances(train)  # 500 rows: one block
+    monkeypatch.setattr(knn, "_BLOCK", 64)  # 8 blocks, the last one short
+    np.testing.assert_array_equal(pq.self_distances(train), whole)
+    np.testing.assert_allclose(whole, pq.score(train), rtol=1e-4)
+    bad = train.copy()
+    bad[-1, 3] = np.nan  # in the last, short block only
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pq.score(bad)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        KNNScorer("flat").fit(bad)

@@ -141,12 +141,15 @@ class VGG19NNQED(TorchDevice, RawNNQED):
 
     def _vectors(self, X: np.ndarray) -> np.ndarray:
         """``N x H x W x C`` images -> ``N x channels`` float32 pooled VGG19 features."""
-        return np.concatenate(list(self._feature_batches(X, [self.layer], lambda f: f[self.layer].mean(dim=(2, 3)))))
+        return self._features(X, [self.layer], lambda f: f[self.layer].mean(dim=(2, 3)))
 
-    def _feature_batches(self, X: np.ndarray, layers: list[str], reduce):
-        """Yield ``reduce(features)`` as float32 numpy per batch of ``batch_size`` images, where
-        ``features`` maps each of ``layers`` to the backbone's output there (after ``pad_to``,
-        ``input_size`` and the backbone's preprocessing)."""
+    def _features(self, X: np.ndarray, layers: list[str], reduce) -> np.ndarray:
+        """``reduce(features)`` of every image as one float32 array (``N x ...``), computed a batch
+        of ``batch_size`` images at a time, where ``features`` maps each of ``layers`` to the
+        backbone's output there (after ``pad_to``, ``input_size`` and the backbone's
+        preprocessing). Each batch is written into the one output array as it comes: no list of
+        batches and no concatenated copy beside it (for the patch detectors the output is every
+        training patch, the largest array of a fit)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -160,13 +163,20 @@ class VGG19NNQED(TorchDevice, RawNNQED):
             raise ValueError(f"images of {tuple(data.shape[2:])} px are too small for {spec.label} (at least "
                              f"{spec.min_size} px); set input_size or pad_to")
         starts = range(0, len(data), self.batch_size)
+        out = None
         with torch.inference_mode():
             for i in tqdm(starts, desc=f"{self.name} embedding", unit="batch", disable=not self.verbose, leave=False):
                 x = data[i : i + self.batch_size].to(dev).float().div_(255.0)
                 if self.input_size is not None:
                     x = torch.nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                                                         align_corners=False)
-                yield reduce(net(net.preprocess(x), layers)).float().cpu().numpy()
+                part = reduce(net(net.preprocess(x), layers)).float().cpu().numpy()
+                if out is None:
+                    out = np.empty((len(data), *part.shape[1:]), dtype=np.float32)
+                out[i : i + len(part)] = part
+        if out is None:
+            raise ValueError("no images to embed")
+        return out
 
     # the training images are embedded once: _fit keeps their vectors for the leave-one-out scores
     def _fit(self, X: np.ndarray) -> None:
@@ -300,7 +310,7 @@ class VGG19PatchNNQED(VGG19NNQED):
                      for p in parts]
             return torch.cat(parts, dim=1).permute(0, 2, 3, 1)
 
-        return np.concatenate(list(self._feature_batches(X, layers, reduce)))
+        return self._features(X, layers, reduce)
 
     def _patch_scores(self, X: np.ndarray) -> np.ndarray:
         """``N x h x w`` squared distances of each patch to its nearest training patch.

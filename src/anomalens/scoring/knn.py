@@ -25,6 +25,11 @@ __all__ = ["KNNScorer", "INDEX_TYPES"]
 
 INDEX_TYPES = ("flat", "pq", "pq_fastscan")
 
+#: rows per block where a whole-array temporary would be as large as the vectors themselves
+#: (a patch bank holds hundreds of thousands of them): the finiteness check and the PQ
+#: quantization errors run a block at a time, so their extra memory stays a few hundred MB
+_BLOCK = 65536
+
 
 def _faiss():
     import faiss
@@ -78,7 +83,7 @@ class KNNScorer:
         if self.dim_ is not None and X.shape[1] != self.dim_:
             raise ValueError(f"{name} has dimension {X.shape[1]}, the index was built on {self.dim_}")
         X = np.ascontiguousarray(X, dtype=np.float32)
-        if not np.all(np.isfinite(X)):
+        if not all(np.isfinite(X[i : i + _BLOCK]).all() for i in range(0, len(X), _BLOCK)):
             raise ValueError(f"{name} contains NaN or infinite values")
         dp = self._padded_dim(X.shape[1])
         if dp != X.shape[1]:
@@ -171,8 +176,11 @@ class KNNScorer:
         if self.index == "flat":
             return np.zeros(len(Xp))
         pq = self.index_.pq
-        rec = pq.decode(pq.compute_codes(Xp))
-        return ((Xp - rec) ** 2).sum(axis=1, dtype=np.float64)
+        out = np.empty(len(Xp))
+        for i in range(0, len(Xp), _BLOCK):  # a block at a time: the decoded copy is as large as X
+            block = Xp[i : i + _BLOCK]
+            out[i : i + len(block)] = ((block - pq.decode(pq.compute_codes(block))) ** 2).sum(axis=1, dtype=np.float64)
+        return out
 
     # -- persistence (faiss's own binary format, no pickle) -----------------------
     def to_bytes(self) -> np.ndarray:

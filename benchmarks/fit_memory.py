@@ -1,0 +1,103 @@
+"""Peak memory of fitting the patch detectors, for two versions of the package side by side.
+
+Each (tree, method) pair is fitted in a fresh Python process on one ``synthetic_parts``
+category's training images: the process's peak resident memory (``ru_maxrss``) is read
+after the fit, beside its resident memory just before it (the backbone loaded and run once
+on two images, the images in memory), so ``fit_mb = peak - before`` is what the fit itself
+added. Every process also reports the fitted threshold and a sha256 of the saved weights, so
+the table says whether two versions fitted the same model.
+
+    PYTHONPATH=src python benchmarks/fit_memory.py --tree before=/path/to/old/src --tree after=src \\
+        --methods vgg19_patch_nnqed,effnet_patch_nnqed --category bottle \\
+        --out benchmarks/results/fit_memory.json
+
+Extra ``--set key=value`` pairs go to every detector (``--set coreset=0.015625``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+_CHILD = r"""
+import hashlib, json, resource, sys, tempfile, time
+import numpy as np
+import anomalens
+from anomalens.data import load_dataset
+
+method, category, seed, overrides = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+ds = load_dataset("synthetic_parts", category=category)
+det = anomalens.create(method, seed=seed, **overrides)
+anomalens.create(method, **overrides).fit(ds.x_train[:20])  # loads the backbone: not the fit's memory
+
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+before = rss_mb()
+t = time.perf_counter()
+det.fit(ds.x_train)
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with tempfile.TemporaryDirectory() as d:
+    det.save(d)
+    digest = hashlib.sha256(open(f"{d}/weights.safetensors", "rb").read()).hexdigest()
+print(json.dumps({"before_mb": round(before, 1), "peak_mb": round(peak, 1), "fit_mb": round(peak - before, 1),
+                  "fit_seconds": round(seconds, 1), "threshold": float(det.threshold_), "weights_sha256": digest,
+                  "n_train": int(len(ds.x_train))}))
+"""
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tree", action="append", required=True, help="label=path of a package's src folder")
+    ap.add_argument("--methods", default="vgg19_patch_nnqed,effnet_patch_nnqed")
+    ap.add_argument("--category", default="bottle")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], help="key=value for every detector")
+    ap.add_argument("--out", type=Path, help="JSON file for the rows")
+    args = ap.parse_args(argv)
+    trees = [t.split("=", 1) for t in args.tree]
+    if any(len(t) != 2 or not Path(t[1], "anomalens").is_dir() for t in trees):
+        ap.error("--tree takes label=path, path a folder holding the anomalens package")
+    overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    rows = []
+    for method in args.methods.split(","):
+        for label, src in trees:
+            env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+            res = subprocess.run([sys.executable, "-c", _CHILD, method, args.category, str(args.seed),
+                                  json.dumps(overrides)], env=env, capture_output=True, text=True)
+            if res.returncode:
+                sys.stderr.write(res.stderr)
+                return res.returncode
+            row = {"method": method, "tree": label, "category": args.category, "seed": args.seed,
+                   "overrides": overrides, **json.loads(res.stdout.strip().splitlines()[-1])}
+            rows.append(row)
+            print(f"{method:20s} {label:8s} peak {row['peak_mb']:8.1f} MB  fit adds {row['fit_mb']:8.1f} MB  "
+                  f"{row['fit_seconds']:6.1f} s  threshold {row['threshold']:.6g}  weights {row['weights_sha256'][:12]}",
+                  flush=True)
+    if args.out:
+        from anomalens._io import atomic_write_text
+
+        meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                "threads": os.environ.get("OMP_NUM_THREADS")}
+        atomic_write_text(args.out, json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
