@@ -1,7 +1,7 @@
 """Peak memory of fitting the patch detectors, for two versions of the package side by side.
 
 Each (tree, method) pair is fitted in a fresh Python process on one ``synthetic_parts``
-category's training images: the process's peak resident memory (``ru_maxrss``) is read
+category's training images (or an MVTec-style folder's, ``--data-root``): the process's peak resident memory (``ru_maxrss``) is read
 after the fit, beside its resident memory just before it (the backbone loaded and run once
 on two images, the images in memory), so ``fit_mb = peak - before`` is what the fit itself
 added. Every process also reports the fitted threshold and a sha256 of the saved weights, so
@@ -31,9 +31,10 @@ import anomalens
 from anomalens.data import load_dataset
 
 method, category, seed, overrides = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
-ds = load_dataset("synthetic_parts", category=category)
+root = sys.argv[6] or None  # an MVTec-style folder, else the synthetic_parts stand-in
+x = load_dataset("folder" if root else "synthetic_parts", root, category=category).x_train[: int(sys.argv[5]) or None]
 det = anomalens.create(method, seed=seed, **overrides)
-anomalens.create(method, **overrides).fit(ds.x_train[:20])  # loads the backbone: not the fit's memory
+anomalens.create(method, **overrides).fit(x[:20])  # loads the backbone: not the fit's memory
 
 
 def rss_mb():
@@ -43,7 +44,7 @@ def rss_mb():
 
 before = rss_mb()
 t = time.perf_counter()
-det.fit(ds.x_train)
+det.fit(x)
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 with tempfile.TemporaryDirectory() as d:
@@ -51,7 +52,7 @@ with tempfile.TemporaryDirectory() as d:
     digest = hashlib.sha256(open(f"{d}/weights.safetensors", "rb").read()).hexdigest()
 print(json.dumps({"before_mb": round(before, 1), "peak_mb": round(peak, 1), "fit_mb": round(peak - before, 1),
                   "fit_seconds": round(seconds, 1), "threshold": float(det.threshold_), "weights_sha256": digest,
-                  "n_train": int(len(ds.x_train))}))
+                  "n_train": int(len(x))}))
 """
 
 
@@ -62,12 +63,15 @@ def _value(text: str):
         return text
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tree", action="append", required=True, help="label=path of a package's src folder")
     ap.add_argument("--methods", default="vgg19_patch_nnqed,effnet_patch_nnqed")
     ap.add_argument("--category", default="bottle")
+    ap.add_argument("--data-root", type=Path, help="an MVTec-style folder to read --category from (default: "
+                    "the synthetic_parts stand-in)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="fit on the first N training images (0: all)")
     ap.add_argument("--set", action="append", default=[], help="key=value for every detector")
     ap.add_argument("--out", type=Path, help="JSON file for the rows")
     args = ap.parse_args(argv)
@@ -80,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, src in trees:
             env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
             res = subprocess.run([sys.executable, "-c", _CHILD, method, args.category, str(args.seed),
-                                  json.dumps(overrides)], env=env, capture_output=True, text=True)
+                                  json.dumps(overrides), str(args.limit),
+                                  str(args.data_root.resolve()) if args.data_root else ""], env=env, capture_output=True, text=True)
             if res.returncode:
-                sys.stderr.write(res.stderr)
-                return res.returncode
+                raise SystemExit(f"{method} in {src} failed:\n{res.stderr}")
             row = {"method": method, "tree": label, "category": args.category, "seed": args.seed,
                    "overrides": overrides, **json.loads(res.stdout.strip().splitlines()[-1])}
             rows.append(row)
@@ -96,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                 "threads": os.environ.get("OMP_NUM_THREADS")}
         atomic_write_text(args.out, json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
