@@ -56,6 +56,17 @@ print(json.dumps({"before_mb": round(before, 1), "peak_mb": round(peak, 1), "fit
 """
 
 
+def _commit(src: str) -> str | None:
+    """The git commit a tree's source is checked out at (None outside git), with "+dirty" when it
+    has uncommitted changes."""
+    git = ["git", "-C", str(Path(src).resolve())]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return None
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True, text=True).stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def _value(text: str):
     try:
         return json.loads(text)
@@ -88,7 +99,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                   str(args.data_root.resolve()) if args.data_root else ""], env=env, capture_output=True, text=True)
             if res.returncode:
                 raise SystemExit(f"{method} in {src} failed:\n{res.stderr}")
-            row = {"method": method, "tree": label, "category": args.category, "seed": args.seed,
+            row = {"method": method, "tree": label, "commit": _commit(src), "category": args.category, "seed": args.seed,
                    "overrides": overrides, **json.loads(res.stdout.strip().splitlines()[-1])}
             rows.append(row)
             print(f"{method:20s} {label:8s} peak {row['peak_mb']:8.1f} MB  fit adds {row['fit_mb']:8.1f} MB  "

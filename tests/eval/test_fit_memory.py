@@ -14,7 +14,7 @@ def test_two_trees_fit_the_same_model_and_report_their_memory(tmp_path):
     root = write_synthetic_parts(tmp_path / "parts", ["bottle"], n_train=30, n_test_good=2, n_test_defect=2, size=64)
     rows = mod.main(["--tree", f"a={src}", "--tree", f"b={src}", "--methods", "effnet_patch_nnqed", "--limit", "24",
                      "--data-root", str(root), "--set", "input_size=64", "--out", str(out)])
-    assert [r["tree"] for r in rows] == ["a", "b"]
+    assert [r["tree"] for r in rows] == ["a", "b"] and rows[0]["commit"] == rows[1]["commit"]
     a, b = rows
     assert a["n_train"] == 24 and a["overrides"] == {"input_size": 64}
     assert a["weights_sha256"] == b["weights_sha256"] and a["threshold"] == b["threshold"]  # deterministic
