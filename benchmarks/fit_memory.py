@@ -67,13 +67,6 @@ def _commit(src: str) -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tree", action="append", required=True, help="label=path of a package's src folder")
@@ -83,13 +76,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "the synthetic_parts stand-in)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="fit on the first N training images (0: all)")
-    ap.add_argument("--set", action="append", default=[], help="key=value for every detector")
+    ap.add_argument("--set", action="append", default=[], help="key=value for every detector (as anomalens --set)")
     ap.add_argument("--out", type=Path, help="JSON file for the rows")
     args = ap.parse_args(argv)
     trees = [t.split("=", 1) for t in args.tree]
     if any(len(t) != 2 or not Path(t[1], "anomalens").is_dir() for t in trees):
         ap.error("--tree takes label=path, path a folder holding the anomalens package")
-    overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    from anomalens.cli import _overrides  # the command line's own reading of --set key=value
+
+    overrides = _overrides(args.set)
     rows = []
     for method in args.methods.split(","):
         for label, src in trees:
