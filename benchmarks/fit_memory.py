@@ -1,9 +1,9 @@
 """Peak memory of fitting the patch detectors, for two versions of the package side by side.
 
 Each (tree, method) pair is fitted in a fresh Python process on one ``synthetic_parts``
-category's training images (or an MVTec-style folder's, ``--data-root``): the process's peak resident memory (``ru_maxrss``) is read
-after the fit, beside its resident memory just before it (the backbone loaded and run once
-on two images, the images in memory), so ``fit_mb = peak - before`` is what the fit itself
+category's training images (or an MVTec-style folder's, ``--data-root``): the process's peak
+resident memory (``ru_maxrss``) is read after the fit, beside its resident memory just before
+it (the backbone loaded by a first fit on 20 of the images, the images in memory), so ``fit_mb = peak - before`` is what the fit itself
 added. Every process also reports the fitted threshold and a sha256 of the saved weights, so
 the table says whether two versions fitted the same model.
 
@@ -26,7 +26,8 @@ from pathlib import Path
 
 _CHILD = r"""
 import hashlib, json, resource, sys, tempfile, time
-import numpy as np
+from pathlib import Path
+
 import anomalens
 from anomalens.data import load_dataset
 
@@ -49,7 +50,7 @@ seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 with tempfile.TemporaryDirectory() as d:
     det.save(d)
-    digest = hashlib.sha256(open(f"{d}/weights.safetensors", "rb").read()).hexdigest()
+    digest = hashlib.sha256(Path(d, "weights.safetensors").read_bytes()).hexdigest()
 print(json.dumps({"before_mb": round(before, 1), "peak_mb": round(peak, 1), "fit_mb": round(peak - before, 1),
                   "fit_seconds": round(seconds, 1), "threshold": float(det.threshold_), "weights_sha256": digest,
                   "n_train": int(len(x))}))
@@ -85,13 +86,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from anomalens.cli import _overrides  # the command line's own reading of --set key=value
 
     overrides = _overrides(args.set)
+    root = str(args.data_root.resolve()) if args.data_root else ""
     rows = []
     for method in args.methods.split(","):
         for label, src in trees:
             env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
             res = subprocess.run([sys.executable, "-c", _CHILD, method, args.category, str(args.seed),
-                                  json.dumps(overrides), str(args.limit),
-                                  str(args.data_root.resolve()) if args.data_root else ""], env=env, capture_output=True, text=True)
+                                  json.dumps(overrides), str(args.limit), root], env=env, capture_output=True, text=True)
             if res.returncode:
                 raise SystemExit(f"{method} in {src} failed:\n{res.stderr}")
             row = {"method": method, "tree": label, "commit": _commit(src), "category": args.category, "seed": args.seed,
