@@ -348,3 +348,44 @@ def test_early_stopping_state_survives_a_resume(tmp_path):
     assert done.losses.shape == (2, 5) and done.best_epochs == [3, 3]
     for a, b in zip(again, straight):
         torch.testing.assert_close(state(a), state(b), rtol=1e-5, atol=1e-6)
+
+
+def _run_fresh(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (the denormal setting is process state) with two
+    intra-op threads; returns its stdout."""
+    import subprocess
+    import sys
+
+    prelude = "import torch, warnings; torch.set_num_threads(2)\nfrom anomalens.train import _denormals\n"
+    done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+_NONZERO = "print('nonzero', (_denormals(1 << 21) * 1.0).count_nonzero().item())\n"
+
+
+def test_flush_denormals_before_torch_work_reaches_every_thread():
+    out = _run_fresh(_NONZERO + "print('before', (torch.full((4,), 1e-40) * 1.0).count_nonzero().item())\n")
+    assert "nonzero 2097152" in out and "before 4" in out  # denormals survive by default
+    out = _run_fresh("from anomalens.train import flush_denormals\nprint('ok', flush_denormals())\n" + _NONZERO)
+    assert "ok True" in out and "nonzero 0" in out
+
+
+def test_flush_denormals_after_the_worker_threads_started_warns_and_says_so():
+    out = _run_fresh(_NONZERO + "from anomalens.train import flush_denormals\n"
+                     "with warnings.catch_warnings(record=True) as w:\n"
+                     "    warnings.simplefilter('always')\n"
+                     "    print('ok', flush_denormals(), [str(x.message) for x in w])\n" + _NONZERO)
+    assert "ok False" in out and "reached only the calling thread" in out
+    # the main thread flushes its share, the running worker does not
+    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("nonzero")]
+    assert counts[0] == 1 << 21 and 0 < counts[1] < 1 << 21
+
+
+def test_cli_entry_point_flushes_denormals_except_for_help():
+    code = ("import sys, anomalens.cli as cli\n"
+            "cli.app = lambda: print('nonzero', (_denormals(1 << 21) * 1.0).count_nonzero().item())\n"
+            "sys.argv = ['anomalens'] + sys.argv[1:]\ncli.main()\n")
+    assert "nonzero 0" in _run_fresh(code.replace("sys.argv[1:]", "['list']"))
+    assert "nonzero 2097152" in _run_fresh(code.replace("sys.argv[1:]", "['--help']"))

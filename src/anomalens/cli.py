@@ -532,7 +532,14 @@ def augment(
         typer.echo(f"warning: {warning}", err=True)
 
 
-def main() -> None:  # pragma: no cover - entry point
+def main() -> None:
+    """The ``anomalens`` entry point: flush denormal floats (before torch starts its worker
+    threads; see :func:`anomalens.train.flush_denormals`), then run the command."""
+    args = sys.argv[1:]
+    if args and "--help" not in args:  # help needs no torch: it stays a 0.3 s answer
+        from .train import flush_denormals
+
+        flush_denormals()
     app()
 
 
