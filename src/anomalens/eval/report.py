@@ -31,7 +31,7 @@ __all__ = ["Group", "Comparison", "PAIRS", "paired_differences", "render_compari
 
 _HIDDEN_PARAMS = {"seed", "verbose"}
 #: parameters the summary names beside the method (the variants a results file holds side by side)
-_SUMMARY_PARAMS = ("index", "coreset", "score_mode", "dcgan", "train_gap")
+_SUMMARY_PARAMS = ("index", "coreset", "score_mode", "on", "dcgan", "train_gap")
 
 
 def _class_order(name: str) -> tuple:
