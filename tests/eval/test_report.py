@@ -104,6 +104,19 @@ def test_summary_names_a_train_gap_variant_beside_the_plain_run():
     assert sum("inception_cae_nnqed (index=pq) |" in line for line in lines) == 1
 
 
+def test_summary_tells_the_flow_on_pixels_from_the_flow_on_the_latent():
+    from anomalens.eval.report import render_summary
+
+    base = {"method": "encoder_flow", "preset": "paper", "dataset": "fashion_mnist", "protocol": "ood:mnist",
+            "normal_class": "all", "seed": 0, "aupr_anomaly": 0.9, "aupr_normal": 0.9, "fpr_at_95tpr": 0.1,
+            "f1": 0.9, "f1_oracle": 0.9, "fit_seconds": 1.0, "score_seconds": 1.0, "device": "cpu"}
+    runs = [dict(base, auroc=0.995, params={"on": "latent", "seed": 0}),
+            dict(base, auroc=0.731, params={"on": "pixels", "seed": 0})]
+    lines = render_summary(summarize(runs)).splitlines()[2:]
+    assert any("encoder_flow (on=latent) | paper | 1 | 1 | 99.5" in line for line in lines)
+    assert any("encoder_flow (on=pixels) | paper | 1 | 1 | 73.1" in line for line in lines)
+
+
 def test_partial_group_without_per_class_paper_numbers_gets_no_delta():
     (g,) = summarize(_partial_rows("inception_cae_nnqed", "fashion_mnist", "flat"))  # Table 5: average only
     assert g.reference["avg"].value and g.is_partial() and g.paper_average() is None
