@@ -352,7 +352,7 @@ def test_early_stopping_state_survives_a_resume(tmp_path):
 
 def _run_fresh(code: str) -> str:
     """Run ``code`` in a fresh interpreter (the denormal setting is process state) with two
-    intra-op threads; returns its stdout."""
+    intra-op threads; returns its stdout and stderr together."""
     import subprocess
     import sys
 
