@@ -1,5 +1,6 @@
 """encoder_flow (seed 003): threshold from held-out likelihoods, pixel variant, leave-one-out and
-the cross-dataset (--ood-dataset) runner path on files in the published formats."""
+the cross-dataset (--ood-dataset) runner path on files in the published formats; GANomaly's
+optimizer settings."""
 
 import numpy as np
 import pytest
@@ -47,6 +48,27 @@ def test_pixel_variant_scores_raw_pixels_and_round_trips(tmp_path):
 def test_bad_image_sizes_are_refused():
     with pytest.raises(ValueError, match="power-of-two"):
         small().fit(make_images(20, size=12))
+
+
+def test_ganomaly_trains_with_its_adam_betas(monkeypatch):
+    import torch
+
+    from anomalens import train
+
+    seen = []
+
+    class Recording(torch.optim.Adam):
+        def __init__(self, params, **kw):
+            seen.append(kw["betas"])
+            super().__init__(params, **kw)
+
+    monkeypatch.setitem(train._OPTIMIZERS, "adam", Recording)
+    assert anomalens.create("ganomaly", preset="paper").beta1 == 0.5  # GANomaly's options.py
+    small = {"latent": 8, "width": 4, "epochs": 1, "batch_size": 16, "pad_to": None, "device": "cpu"}
+    anomalens.create("ganomaly", **small, beta1=0.3).fit(make_images(32, seed=4))
+    assert seen == [(0.3, 0.999)]
+    with pytest.raises(ValueError, match="beta1"):
+        anomalens.create("ganomaly", beta1=1.0).fit(make_images(32, seed=4))
 
 
 def _write_svhn(folder, n, seed):

@@ -4,7 +4,8 @@ A generator encoder -> decoder -> encoder and a DCGAN discriminator
 (:class:`~anomalens.nn.dcgan.GANomalyNet`) train on the normal images (in [-1, 1]) with
 GANomaly's losses: generator ``w_adv * ||f(x) - f(x_hat)||^2 + w_con * |x - x_hat|_1 + w_enc *
 ||z - z_hat||^2`` (weights 1, 50, 1), discriminator binary cross-entropy on real and
-reconstructed images. The score is the latent distance ``mean (z - z_hat)^2``.
+reconstructed images, Adam with GANomaly's betas (0.5, 0.999). The score is the latent distance
+``mean (z - z_hat)^2``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from .network import TRAIN_CONSTRAINTS, NetworkDetector, store_params
 
 __all__ = ["GANomaly"]
 
-# GANomaly's defaults (isize 32, nz 100, ndf = ngf = 64, batch 64, Adam lr 2e-4, 15 epochs)
-_PAPER = {"latent": 100, "width": 64, "epochs": 15, "lr": 2e-4, "batch_size": 64, "weight_decay": 0.0}
+# GANomaly's defaults (isize 32, nz 100, ndf = ngf = 64, batch 64, Adam lr 2e-4 with beta1 0.5, 15 epochs;
+# samet-akcay/ganomaly options.py)
+_PAPER = {"latent": 100, "width": 64, "epochs": 15, "lr": 2e-4, "beta1": 0.5, "batch_size": 64, "weight_decay": 0.0}
 _QUICK = {**_PAPER, "width": 32, "epochs": 2}
 
 
@@ -33,6 +35,9 @@ class GANomaly(NetworkDetector):
     w_adv, w_con, w_enc : float, default 1, 50, 1
         Weights of the adversarial (feature matching), contextual (L1) and encoder losses.
     epochs, lr, batch_size, weight_decay : default 15, 2e-4, 64, 0.0
+    beta1 : float, default 0.5
+        Adam's first-moment decay for generator and discriminator (GANomaly's and DCGAN's 0.5;
+        PyTorch's default is 0.9). ``beta2`` is 0.999.
     pad_to : int or None, default 32
         Zero-pad smaller images to this size; the side must be a power of two.
     threshold_quantile, image_size, device, precision, seed, verbose
@@ -42,7 +47,7 @@ class GANomaly(NetworkDetector):
     name: ClassVar[str] = "ganomaly"
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": _PAPER, "quick": _QUICK}
     _training_params: ClassVar[tuple[str, ...]] = (*NetworkDetector._training_params, "latent", "width", "w_adv", "w_con",
-                                                   "w_enc")
+                                                   "w_enc", "beta1")
     _param_constraints: ClassVar[dict[str, Any]] = {
         **TRAIN_CONSTRAINTS,
         "latent": Interval(int, 1, None),
@@ -50,11 +55,12 @@ class GANomaly(NetworkDetector):
         "w_adv": Interval(float, 0.0, None),
         "w_con": Interval(float, 0.0, None),
         "w_enc": Interval(float, 0.0, None),
+        "beta1": Interval(float, 0.0, 1.0, hi_open=True),
     }
 
     def __init__(
         self, *, latent: int = 100, width: int = 64, w_adv: float = 1.0, w_con: float = 50.0, w_enc: float = 1.0,
-        epochs: float = 15, lr: float = 2e-4, batch_size: int = 64, weight_decay: float = 0.0, pad_to: int | None = 32,
+        epochs: float = 15, lr: float = 2e-4, beta1: float = 0.5, batch_size: int = 64, weight_decay: float = 0.0, pad_to: int | None = 32,
         threshold_quantile: float = 0.99, image_size: int | None = None, device: str = "auto", precision: str = "fp32",
         seed: int = 0, verbose: bool = False,
     ):
@@ -79,7 +85,8 @@ class GANomaly(NetworkDetector):
             terms = forward(x * 2 - 1)
             return (terms * weights.to(terms.device)).sum()
 
-        return super()._train(dets, nets, data, loss=loss or ganomaly_loss, targets=targets, views=views, what=what)
+        return super()._train(dets, nets, data, loss=loss or ganomaly_loss, targets=targets, views=views, what=what,
+                              optimizer_options={"betas": (self.beta1, 0.999)})
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         net = self.net_.eval()
