@@ -60,9 +60,9 @@ class GANomaly(NetworkDetector):
 
     def __init__(
         self, *, latent: int = 100, width: int = 64, w_adv: float = 1.0, w_con: float = 50.0, w_enc: float = 1.0,
-        epochs: float = 15, lr: float = 2e-4, beta1: float = 0.5, batch_size: int = 64, weight_decay: float = 0.0, pad_to: int | None = 32,
-        threshold_quantile: float = 0.99, image_size: int | None = None, device: str = "auto", precision: str = "fp32",
-        seed: int = 0, verbose: bool = False,
+        epochs: float = 15, lr: float = 2e-4, beta1: float = 0.5, batch_size: int = 64, weight_decay: float = 0.0,
+        pad_to: int | None = 32, threshold_quantile: float = 0.99, image_size: int | None = None, device: str = "auto",
+        precision: str = "fp32", seed: int = 0, verbose: bool = False,
     ):
         store_params(self, locals())
 
