@@ -64,8 +64,8 @@ def test_ganomaly_trains_with_its_adam_betas(monkeypatch):
 
     monkeypatch.setitem(train._OPTIMIZERS, "adam", Recording)
     assert anomalens.create("ganomaly", preset="paper").beta1 == 0.5  # GANomaly's options.py
-    small = {"latent": 8, "width": 4, "epochs": 1, "batch_size": 16, "pad_to": None, "device": "cpu"}
-    anomalens.create("ganomaly", **small, beta1=0.3).fit(make_images(32, seed=4))
+    tiny = {"latent": 8, "width": 4, "epochs": 1, "batch_size": 16, "pad_to": None, "device": "cpu"}
+    anomalens.create("ganomaly", **tiny, beta1=0.3).fit(make_images(32, seed=4))
     assert seen == [(0.3, 0.999)]
     with pytest.raises(ValueError, match="beta1"):
         anomalens.create("ganomaly", beta1=1.0).fit(make_images(32, seed=4))
